@@ -1,0 +1,130 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// Role tells a pool's writer connection from its readers.
+type Role uint8
+
+const (
+	// RoleWriter is the pool's one read-write connection.
+	RoleWriter Role = iota + 1
+	// RoleReader is a read-only connection (SQLITE_OPEN_READONLY and
+	// query_only).
+	RoleReader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleWriter:
+		return "writer"
+	case RoleReader:
+		return "reader"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// Conn is a pooled connection, lent by a [Lease] or to the fn of
+// [Handle.Read] and [Handle.Write]. It belongs to the pool: it has no Close,
+// and it must not be used after the lease is released. Like the engine's
+// connection it wraps, it is not safe for concurrent use.
+type Conn struct {
+	raw  *sqlite3.Conn
+	role Role
+	db   string // the database's name, for error messages
+}
+
+// Raw returns the engine's connection, for everything this package does not
+// wrap. Do not close it, and do not keep it past the lease: the pool owns it.
+func (c *Conn) Raw() *sqlite3.Conn { return c.raw }
+
+// Role tells whether c is the writer or a reader.
+func (c *Conn) Role() Role { return c.role }
+
+// Exec runs sql. Without args, sql may hold several statements separated by
+// semicolons; with args, it must be one statement whose parameters the args
+// bind in order. Arguments may be nil, any integer type, float32, float64,
+// bool, string, []byte or time.Time (stored as RFC 3339 text); any other type,
+// or a count that does not match the parameters, returns an error matching
+// [ErrInvalidArgument] before anything runs. Rows are discarded.
+func (c *Conn) Exec(sql string, args ...any) error {
+	if len(args) == 0 {
+		return c.wrap(c.raw.Exec(sql))
+	}
+	stmt, tail, err := c.raw.Prepare(sql)
+	if err != nil {
+		return c.wrap(err)
+	}
+	if stmt == nil {
+		return fmt.Errorf("%w: Exec on %q: %d arguments for no statement", ErrInvalidArgument, c.db, len(args))
+	}
+	defer stmt.Close()
+	if strings.TrimSpace(tail) != "" {
+		if rest, _, err := c.raw.Prepare(tail); err != nil || rest != nil {
+			rest.Close()
+			return fmt.Errorf("%w: Exec on %q: arguments bind one statement, and the SQL has more; run them one by one", ErrInvalidArgument, c.db)
+		}
+	}
+	if err := bindArgs(stmt, args); err != nil {
+		return fmt.Errorf("Exec on %q: %w", c.db, err)
+	}
+	return c.wrap(stmt.Exec())
+}
+
+// wrap explains the one engine error a pool user is likely to misread: a
+// write through a reader.
+func (c *Conn) wrap(err error) error {
+	if c.role == RoleReader && errors.Is(err, sqlite3.READONLY) {
+		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
+	}
+	return err
+}
+
+// rollback ends an open transaction on purpose (so it is not counted as a
+// rollback on release). The interrupt is cleared first: the engine refuses
+// every statement, ROLLBACK included, while it is done. A failure is left for
+// clean to find.
+func (c *Conn) rollback() {
+	c.raw.SetInterrupt(context.Background())
+	if !c.raw.GetAutocommit() {
+		c.raw.Exec("ROLLBACK")
+	}
+}
+
+// clean makes c fit for the next lease: the interrupt context cleared (the
+// engine returns INTERRUPT for every call while it is done), unfinished
+// statements reset (a stepped, unreset statement holds a read transaction
+// open even though autocommit reads true, and pins the WAL), and an open
+// transaction rolled back. It reports whether it rolled back; an error means
+// c cannot be reused.
+func (c *Conn) clean() (rolledBack bool, err error) {
+	if c.raw.GetInterrupt() != context.Background() {
+		c.raw.SetInterrupt(context.Background())
+	}
+	for s := range c.raw.Stmts() {
+		if s.Busy() {
+			s.Reset() // its error is the statement's, already seen or not, by its user
+		}
+	}
+	if !c.raw.GetAutocommit() {
+		rolledBack = true
+		if err := c.raw.Exec("ROLLBACK"); err != nil {
+			return rolledBack, fmt.Errorf("sqlitepool: %q: rollback on release: %w", c.db, err)
+		}
+	}
+	if !c.raw.GetAutocommit() {
+		return rolledBack, fmt.Errorf("sqlitepool: %q: a transaction is still open after rollback", c.db)
+	}
+	for s := range c.raw.Stmts() {
+		if s.Busy() {
+			return rolledBack, fmt.Errorf("sqlitepool: %q: a statement stays busy after reset", c.db)
+		}
+	}
+	return rolledBack, nil
+}

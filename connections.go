@@ -1,0 +1,130 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/vfs/memdb" // ":memory:" pools share one memdb database
+)
+
+// This file is the one place that opens and closes physical connections, so
+// that a later database/sql adapter can take them from another source.
+
+// openConn opens a connection of the given role and configures it: the
+// pool's pragmas, then the user's setup. On error nothing stays open.
+func openConn(ctx context.Context, t *target, role Role, cfg *config) (*Conn, error) {
+	flags := sqlite3.OPEN_URI
+	if role == RoleWriter {
+		flags |= sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE
+	} else {
+		flags |= sqlite3.OPEN_READONLY
+	}
+	raw, err := sqlite3.OpenFlags(t.dsn, flags)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
+	}
+	c := &Conn{raw: raw, role: role, db: t.name}
+	if err := c.configure(ctx, t, cfg); err != nil {
+		c.close()
+		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, err)
+	}
+	return c, nil
+}
+
+func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
+	// busy_timeout first: the pragmas below may meet a lock held by another
+	// process, or by a connection that is recovering the WAL.
+	if err := c.raw.BusyTimeout(cfg.busyTimeout); err != nil {
+		return err
+	}
+	if c.role == RoleWriter {
+		// SQLite silently opens a write-protected file read-only.
+		if ro, _ := c.raw.ReadOnly("main"); ro {
+			return fmt.Errorf("%w: the writer cannot write to %q; check the file's and directory's permissions", ErrReadOnly, t.name)
+		}
+		if !t.memory {
+			if err := c.enableWAL(cfg.busyTimeout); err != nil {
+				return err
+			}
+		}
+	}
+	pragmas := "PRAGMA synchronous=" + cfg.synchronous + "; PRAGMA foreign_keys=" + onOff(cfg.foreignKeys) + ";"
+	if c.role == RoleReader {
+		// Opening read-only already forbids writes; query_only also refuses
+		// them on the way in, before any lock is taken.
+		pragmas += " PRAGMA query_only=ON;"
+	}
+	if err := c.raw.Exec(pragmas); err != nil {
+		return err
+	}
+	if cfg.setup != nil {
+		return runSetup(ctx, c, cfg.setup)
+	}
+	return nil
+}
+
+// enableWAL sets journal_mode=WAL, retrying while the database is busy: the
+// change can fail with SQLITE_BUSY without calling the busy handler while
+// another connection is opening or recovering the file.
+func (c *Conn) enableWAL(busyTimeout time.Duration) error {
+	deadline := time.Now().Add(busyTimeout)
+	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
+		mode, err := c.pragma("PRAGMA journal_mode=WAL")
+		if err == nil {
+			if mode != "wal" {
+				return fmt.Errorf("journal_mode=WAL left the database in mode %q", mode)
+			}
+			return nil
+		}
+		if !errors.Is(err, sqlite3.BUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(delay)
+	}
+}
+
+// pragma runs a statement and returns the first column of its first row.
+func (c *Conn) pragma(sql string) (string, error) {
+	stmt, _, err := c.raw.Prepare(sql)
+	if err != nil {
+		return "", err
+	}
+	defer stmt.Close()
+	if stmt.Step() {
+		return stmt.ColumnText(0), nil
+	}
+	return "", stmt.Err()
+}
+
+func runSetup(ctx context.Context, c *Conn, fn SetupFunc) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return fn(ctx, c, c.role)
+}
+
+// close finalizes the statements the connection still has (the engine
+// refuses to close a connection that has some) and closes it.
+func (c *Conn) close() error {
+	for _, s := range slices.Collect(c.raw.Stmts()) {
+		s.Close()
+	}
+	if err := c.raw.Close(); err != nil {
+		return fmt.Errorf("sqlitepool: close %s of %q: %w", c.role, c.db, err)
+	}
+	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "ON"
+	}
+	return "OFF"
+}

@@ -1,0 +1,43 @@
+// Package sqlitepool gives every package of a process one shared, refcounted
+// connection pool per SQLite database, on the pure-Go engine
+// [github.com/ncruces/go-sqlite3].
+//
+// # Opening
+//
+// [Open] (or [OpenContext]) takes a database name and returns a [*Handle] to
+// the one pool the process keeps for that database. The first Open creates
+// the pool, opens its writer and runs the [InitFunc] on it exactly once,
+// however many goroutines race to open the same database; they all wait for
+// that outcome and share it. Each Open returns its own handle, and
+// [Handle.Close] releases that one reference: the pool closes its connections
+// when the last handle is closed.
+//
+// Names that reach the same file reach the same pool: "app.db", "./app.db",
+// its absolute path, a symlink to it and "file:app.db" all share one pool, so
+// a process never fights itself for SQLite's write lock. ":memory:" is
+// private: each Open of it makes a new pool whose connections share one
+// in-memory database. A named in-memory database ("file:/name?vfs=memdb") is
+// shared by name like a file.
+//
+// # Leases
+//
+// A pool has one writer connection and up to N read-only reader connections
+// (see [WithReaders]). [Handle.Writer] and [Handle.Reader] lease one of them;
+// [Lease.Release] gives it back. The closures [Handle.Write] and
+// [Handle.Read] release even when fn panics, and Write runs fn inside
+// BEGIN IMMEDIATE ... COMMIT. Waiters are served first in, first out, per
+// role, and a [context.Context] bounds every wait.
+//
+// A released connection goes back clean: unfinished statements are reset, the
+// interrupt context is cleared and an open transaction is rolled back (and
+// counted in [Stats]). A connection that cannot be cleaned is closed and
+// replaced, never handed out again.
+//
+// # Connections
+//
+// Every connection is opened with WAL, synchronous=NORMAL, a busy timeout and
+// foreign_keys=ON; readers are opened with SQLITE_OPEN_READONLY and
+// query_only, so a write through a reader fails with [ErrReadOnly] and
+// changes nothing. [WithSetup] runs your own pragmas and functions on every
+// new connection.
+package sqlitepool

@@ -1,0 +1,61 @@
+package sqlitepool
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Match them with [errors.Is]: the errors this package
+// returns wrap them with the database's name and what to do about it.
+var (
+	// ErrClosed is returned by every method of a closed [Handle], and by
+	// acquires that were waiting when the pool closed.
+	ErrClosed = errors.New("sqlitepool: closed")
+
+	// ErrInvalidName is returned by Open for a name that cannot name a
+	// database: empty, containing a NUL byte, a directory, in a missing
+	// directory, or a malformed or unsupported URI.
+	ErrInvalidName = errors.New("sqlitepool: invalid database name")
+
+	// ErrInvalidOption is returned by Open for an option with a value out of
+	// its range.
+	ErrInvalidOption = errors.New("sqlitepool: invalid option")
+
+	// ErrNotDatabase is returned by Open for an existing file that is not an
+	// SQLite database.
+	ErrNotDatabase = errors.New("sqlitepool: file is not an SQLite database")
+
+	// ErrReadOnly is returned for a write attempted through a reader
+	// connection, and by Open when the writer cannot open the database for
+	// writing.
+	ErrReadOnly = errors.New("sqlitepool: read-only")
+
+	// ErrInitFailed is returned by Open, to every goroutine waiting on it,
+	// when the [InitFunc] returned an error or panicked.
+	ErrInitFailed = errors.New("sqlitepool: init failed")
+
+	// ErrAcquireTimeout is returned when the acquire timeout of
+	// [WithAcquireTimeout] ran out. Such errors also match
+	// [context.DeadlineExceeded].
+	ErrAcquireTimeout = errors.New("sqlitepool: acquire timeout")
+
+	// ErrInvalidArgument is returned for a statement argument of an
+	// unsupported type or a wrong number of arguments; nothing ran.
+	ErrInvalidArgument = errors.New("sqlitepool: invalid argument")
+)
+
+// PanicError is the error a recovered panic becomes where the panic cannot
+// be re-raised on the caller's goroutine (an [InitFunc] shared by racing
+// Opens, a [SetupFunc]). It wraps the panic value when that is an error.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the panicking goroutine's stack
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

@@ -1,0 +1,114 @@
+package sqlitepool
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+)
+
+// Handle is one reference to a pool, returned by [Open]. It is safe for
+// concurrent use. Close it once when done; the pool closes with its last
+// handle.
+type Handle struct {
+	e      *entry
+	p      *pool
+	closed atomic.Bool
+}
+
+func newHandle(e *entry) *Handle { return &Handle{e: e, p: e.pool} }
+
+// Name returns the database name given to the Open that created the pool.
+func (h *Handle) Name() string { return h.p.t.name }
+
+// Close releases this handle's reference to the pool. A second Close of the
+// same handle does nothing. When the last handle closes, the pool refuses
+// new leases, waits for the leases still out, closes its readers and then its
+// writer, and leaves the registry; Close returns once that is done.
+func (h *Handle) Close() error {
+	if !h.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	return h.e.release()
+}
+
+func (h *Handle) errClosed() error {
+	return fmt.Errorf("%w: the handle of %q was closed; Open the database again", ErrClosed, h.p.t.name)
+}
+
+// Reader leases a read-only connection, opening one if fewer than the
+// configured readers are open, or waiting in FIFO order for one to be
+// released. While the lease is held, ctx also interrupts the statements run
+// on the connection. Release the lease when done.
+func (h *Handle) Reader(ctx context.Context) (*Lease, error) {
+	return h.lease(ctx, &h.p.readers)
+}
+
+// Writer leases the writer connection, waiting in FIFO order while another
+// goroutine holds it. While the lease is held, ctx also interrupts the
+// statements run on the connection. The lease starts outside any
+// transaction: begin with BEGIN IMMEDIATE (as [Handle.Write] does) so the
+// write lock is taken at once. Release the lease when done.
+func (h *Handle) Writer(ctx context.Context) (*Lease, error) {
+	return h.lease(ctx, &h.p.writer)
+}
+
+func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
+	if h.closed.Load() {
+		return nil, h.errClosed()
+	}
+	c, err := h.p.acquire(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Lease{p: h.p, c: c}, nil
+}
+
+// Read runs fn on a read-only connection and releases it when fn returns or
+// panics (the panic goes on after the release).
+func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
+	l, err := h.Reader(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	return fn(l.c)
+}
+
+// Write runs fn on the writer inside BEGIN IMMEDIATE ... COMMIT, and
+// returns nil only if the transaction committed. If fn returns an error or
+// panics, or ctx ends before COMMIT, the transaction is rolled back (and a
+// panic goes on after the rollback). fn must not end the transaction itself;
+// nest work inside it with savepoints (Conn.Raw().Savepoint()).
+func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
+	l, err := h.Writer(ctx)
+	if err != nil {
+		return err
+	}
+	defer l.Release()
+	c := l.c
+	if err := c.raw.Exec("BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("sqlitepool: begin a write on %q: %w", h.p.t.name, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			c.rollback()
+		}
+	}()
+	if err := fn(c); err != nil {
+		return err
+	}
+	if err := c.raw.Exec("COMMIT"); err != nil {
+		return fmt.Errorf("sqlitepool: commit on %q: %w", h.p.t.name, err)
+	}
+	committed = true
+	return nil
+}
+
+// Stats returns a snapshot of the pool's figures. It works on a closed
+// handle too, as long as another handle keeps the pool open.
+func (h *Handle) Stats() Stats {
+	s := h.p.stats()
+	s.Handles = h.e.handles()
+	return s
+}

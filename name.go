@@ -1,0 +1,174 @@
+package sqlitepool
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// target is a database name resolved to what the registry keys on and what
+// the engine opens.
+type target struct {
+	name   string // the name the caller gave, for error messages
+	key    string // registry key; "" for a private in-memory database
+	dsn    string // the filename passed to the engine
+	memory bool   // an in-memory (memdb) database: no WAL, no files
+}
+
+// sqliteHeader starts every SQLite database file.
+var sqliteHeader = []byte("SQLite format 3\x00")
+
+// resolve turns a user's database name into a target, without creating
+// anything: the registry key is the canonical database, so every spelling of
+// one file (relative, absolute, through a symlink, as a file: URI) reaches
+// one pool. Two pools on one file would fight for the write lock.
+func resolve(name string) (target, error) {
+	t := target{name: name}
+	bad := func(format string, args ...any) (target, error) {
+		return target{}, fmt.Errorf("%w %q: %s", ErrInvalidName, name, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case name == "":
+		return bad("empty name; give a file path, \":memory:\" or \"file:/name?vfs=memdb\"")
+	case strings.IndexByte(name, 0) >= 0:
+		return bad("the name contains a NUL byte")
+	case name == ":memory:":
+		return privateMemory(t)
+	case !strings.HasPrefix(name, "file:"):
+		return resolveFile(t, name)
+	}
+
+	u, err := url.Parse(name)
+	if err != nil {
+		return bad("malformed URI: %v", err)
+	}
+	if u.Host != "" && u.Host != "localhost" {
+		return bad("URI authority %q: only an empty one or \"localhost\" names this machine", u.Host)
+	}
+	path := u.Path
+	if u.Opaque != "" {
+		if path, err = url.PathUnescape(u.Opaque); err != nil {
+			return bad("malformed URI path: %v", err)
+		}
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return bad("the name contains a NUL byte")
+	}
+	query, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("malformed URI query: %v", err)
+	}
+	vfsName := ""
+	for k, v := range query {
+		if k != "vfs" || len(v) != 1 {
+			return bad("unsupported URI parameter %q; only vfs=memdb is accepted: set pragmas with WithSetup", k)
+		}
+		vfsName = v[0]
+	}
+	switch {
+	case path == ":memory:" && vfsName == "":
+		return privateMemory(t)
+	case vfsName == "memdb":
+		if !strings.HasPrefix(path, "/") || len(path) < 2 {
+			return bad("a shared memdb database is named \"file:/name?vfs=memdb\" (the name starts with a slash)")
+		}
+		t.memory = true
+		t.key = "memdb:" + path
+		t.dsn = memdbDSN(path)
+		return t, nil
+	case vfsName != "":
+		return bad("unsupported vfs %q; use the default or memdb", vfsName)
+	case path == "":
+		return bad("the URI names no file")
+	}
+	return resolveFile(t, path)
+}
+
+// privateMemory gives ":memory:" what users expect of it: a database of its
+// own, but one that every connection of the pool sees. A memdb database with
+// a random name does both.
+func privateMemory(t target) (target, error) {
+	t.memory = true
+	t.dsn = memdbDSN("/sqlitepool-" + rand.Text())
+	return t, nil
+}
+
+func memdbDSN(path string) string {
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "vfs=memdb"}
+	return u.String()
+}
+
+// resolveFile canonicalizes a file path: absolute, with every symlink of an
+// existing file or of the parent directory of a new one resolved. It checks
+// what Open would otherwise find out only after creating files: that the
+// parent directory exists, that the name is not a directory, and that an
+// existing file is an SQLite database.
+func resolveFile(t target, path string) (target, error) {
+	bad := func(err error, format string, args ...any) (target, error) {
+		return target{}, fmt.Errorf("%w %q: %s", err, t.name, fmt.Sprintf(format, args...))
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return bad(ErrInvalidName, "%v", err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	switch {
+	case err == nil:
+		if err := checkExisting(t.name, real); err != nil {
+			return target{}, err
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		if _, lerr := os.Lstat(abs); lerr == nil {
+			return bad(ErrInvalidName, "%s is a symlink to a missing file; create the target or open it by its own path", abs)
+		}
+		dir, derr := filepath.EvalSymlinks(filepath.Dir(abs))
+		if derr != nil {
+			return bad(ErrInvalidName, "directory %s does not exist; create it first", filepath.Dir(abs))
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return bad(ErrInvalidName, "%s is not a directory", filepath.Dir(abs))
+		}
+		real = filepath.Join(dir, filepath.Base(abs))
+	default:
+		return bad(ErrInvalidName, "%v", err)
+	}
+	t.key = real
+	t.dsn = real
+	return t, nil
+}
+
+// checkExisting checks that an existing path is a regular file holding an
+// SQLite database (or nothing yet, which SQLite makes a database).
+func checkExisting(name, path string) error {
+	bad := func(sentinel error, msg string) error {
+		return fmt.Errorf("%w %q: %s", sentinel, name, msg)
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return bad(ErrInvalidName, err.Error())
+	case fi.IsDir():
+		return bad(ErrInvalidName, path+" is a directory; name a file inside it")
+	case !fi.Mode().IsRegular():
+		return bad(ErrInvalidName, path+" is not a regular file")
+	case fi.Size() == 0:
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return bad(ErrInvalidName, err.Error())
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteHeader) {
+		return bad(ErrNotDatabase, path+" does not start with the SQLite header; check the path")
+	}
+	return nil
+}

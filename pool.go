@@ -1,0 +1,320 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// pool is the connections of one database: one writer and up to
+// cfg.readers readers, each role with its own slots and FIFO of waiters.
+//
+// One mutex guards both roles. Every critical section is a few field
+// updates (no I/O, no engine call: connections are opened, cleaned and
+// closed outside it), so a finer split would cost more than it saves.
+type pool struct {
+	t   target
+	cfg config
+
+	mu      sync.Mutex // protects the fields below and both slots
+	closed  bool          // no new acquires; set once, by close
+	drained chan struct{} // made by close; closed when no connection is in use
+	writer  slots
+	readers slots
+}
+
+// slots are the connections of one role.
+type slots struct {
+	role    Role
+	max     int     // connections the role may have open
+	open    int     // open, plus being opened
+	inUse   int     // leased, plus being opened or closed
+	idle    []*Conn // LIFO: the warmest connection is reused first
+	waiters waitQueue
+	count   counters
+}
+
+// counters are the cumulative figures of one role, reported by Stats.
+type counters struct {
+	acquires, waits, timeouts, cancels uint64
+	created, closed, rollbacks         uint64
+	waitTime                           time.Duration
+}
+
+// newPool opens the writer and runs init on it. On error, everything it
+// opened is closed.
+func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, error) {
+	p := &pool{
+		t:       t,
+		cfg:     cfg,
+		writer:  slots{role: RoleWriter, max: 1},
+		readers: slots{role: RoleReader, max: cfg.readers},
+	}
+	c, err := openConn(ctx, &p.t, RoleWriter, &p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	if init != nil {
+		setInterrupt(c, ctx)
+		err := runInit(ctx, c, init)
+		rolledBack, cerr := c.clean()
+		if err == nil {
+			err = cerr
+		}
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("%w for %q: %w", ErrInitFailed, t.name, err)
+		}
+		if rolledBack {
+			p.writer.count.rollbacks++
+		}
+	}
+	p.writer.count.created = 1
+	p.writer.open = 1
+	p.writer.idle = append(p.writer.idle, c)
+	return p, nil
+}
+
+func runInit(ctx context.Context, c *Conn, init InitFunc) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return init(ctx, c)
+}
+
+func (p *pool) slotsFor(r Role) *slots {
+	if r == RoleWriter {
+		return &p.writer
+	}
+	return &p.readers
+}
+
+// acquire returns a connection of s's role, waiting in FIFO order when all
+// are in use. The connection's interrupt is set to ctx, so cancelling ctx
+// also stops the statement that runs on it.
+func (p *pool) acquire(ctx context.Context, s *slots) (*Conn, error) {
+	if err := ctx.Err(); err != nil {
+		p.mu.Lock()
+		p.countEndLocked(s, err)
+		p.mu.Unlock()
+		return nil, p.waitError(s, err)
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, p.closedError()
+	}
+	s.count.acquires++
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.inUse++
+		p.mu.Unlock()
+		setInterrupt(c, ctx)
+		return c, nil
+	}
+	if s.open < s.max {
+		s.open++
+		s.inUse++
+		p.mu.Unlock()
+		return p.openInSlot(ctx, s)
+	}
+	w := s.waiters.push()
+	s.count.waits++
+	p.mu.Unlock()
+	return p.wait(ctx, s, w)
+}
+
+// wait blocks until w is granted a connection or ctx (or the acquire
+// timeout) ends the wait.
+func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
+	start := time.Now()
+	var timeout <-chan time.Time
+	if d := p.cfg.acquireTimeout; d > 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			timeout = t.C
+		}
+	}
+	var err error
+	select {
+	case g := <-w.ch:
+		p.mu.Lock()
+		s.count.waitTime += time.Since(start)
+		p.mu.Unlock()
+		return p.take(ctx, s, g)
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timeout:
+		err = fmt.Errorf("%w after %v: %w", ErrAcquireTimeout, p.cfg.acquireTimeout, context.DeadlineExceeded)
+	}
+
+	p.mu.Lock()
+	s.count.waitTime += time.Since(start)
+	p.countEndLocked(s, err)
+	if s.waiters.remove(w) {
+		p.mu.Unlock()
+		return nil, p.waitError(s, err)
+	}
+	// A grant was sent while we gave up: pass it on so it is not lost.
+	g := <-w.ch
+	switch {
+	case g.c != nil:
+		p.putLocked(s, g.c)
+	case g.err == nil:
+		p.dropSlotLocked(s)
+	}
+	p.mu.Unlock()
+	return nil, p.waitError(s, err)
+}
+
+// take turns a grant into a connection.
+func (p *pool) take(ctx context.Context, s *slots, g grant) (*Conn, error) {
+	switch {
+	case g.err != nil:
+		return nil, g.err
+	case g.c == nil:
+		return p.openInSlot(ctx, s)
+	}
+	setInterrupt(g.c, ctx)
+	return g.c, nil
+}
+
+// openInSlot opens a connection in a slot already counted in s.open and
+// s.inUse; on failure it frees the slot for the next waiter.
+func (p *pool) openInSlot(ctx context.Context, s *slots) (*Conn, error) {
+	c, err := openConn(ctx, &p.t, s.role, &p.cfg)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		p.dropSlotLocked(s)
+		return nil, err
+	}
+	s.count.created++
+	setInterrupt(c, ctx)
+	return c, nil
+}
+
+// release takes back a leased connection: cleaned, it goes to the longest
+// waiter or to the idle list; if it cannot be cleaned, it is closed, and its
+// slot goes to a waiter that will open a new one.
+func (p *pool) release(c *Conn) {
+	rolledBack, err := c.clean()
+	s := p.slotsFor(c.role)
+	if err != nil {
+		// Close before freeing the slot: for the writer, a replacement must
+		// not open while the broken connection might still hold a lock.
+		c.close()
+		p.mu.Lock()
+		s.count.closed++
+		if rolledBack {
+			s.count.rollbacks++
+		}
+		p.dropSlotLocked(s)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Lock()
+	if rolledBack {
+		s.count.rollbacks++
+	}
+	p.putLocked(s, c)
+	p.mu.Unlock()
+}
+
+// putLocked hands a clean connection to the longest waiter, or makes it idle.
+func (p *pool) putLocked(s *slots, c *Conn) {
+	if w := s.waiters.pop(); w != nil {
+		w.ch <- grant{c: c}
+		return
+	}
+	s.idle = append(s.idle, c)
+	s.inUse--
+	p.checkDrainedLocked()
+}
+
+// dropSlotLocked frees a slot whose connection is gone (never opened, or
+// closed): the longest waiter gets it to open a new connection in.
+func (p *pool) dropSlotLocked(s *slots) {
+	if w := s.waiters.pop(); w != nil {
+		w.ch <- grant{}
+		return
+	}
+	s.open--
+	s.inUse--
+	p.checkDrainedLocked()
+}
+
+func (p *pool) checkDrainedLocked() {
+	if p.drained != nil && p.writer.inUse == 0 && p.readers.inUse == 0 {
+		close(p.drained)
+		p.drained = nil
+	}
+}
+
+func (p *pool) countEndLocked(s *slots, err error) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		s.count.timeouts++
+	} else {
+		s.count.cancels++
+	}
+}
+
+func (p *pool) waitError(s *slots, err error) error {
+	return fmt.Errorf("sqlitepool: waiting for the %s of %q: %w", s.role, p.t.name, err)
+}
+
+func (p *pool) closedError() error {
+	return fmt.Errorf("%w: the pool of %q is closing", ErrClosed, p.t.name)
+}
+
+// close refuses new acquires, fails the waiters, waits for every lease to
+// come back, then closes the readers and, last, the writer: the last
+// connection to close checkpoints the WAL and removes it, and only the
+// writer can.
+func (p *pool) close() error {
+	p.mu.Lock()
+	p.closed = true
+	for _, s := range []*slots{&p.writer, &p.readers} {
+		for w := s.waiters.pop(); w != nil; w = s.waiters.pop() {
+			w.ch <- grant{err: p.closedError()}
+		}
+	}
+	drained := make(chan struct{})
+	p.drained = drained
+	p.checkDrainedLocked()
+	p.mu.Unlock()
+
+	<-drained
+
+	p.mu.Lock()
+	var conns []*Conn
+	for _, s := range []*slots{&p.readers, &p.writer} {
+		conns = append(conns, s.idle...)
+		s.count.closed += uint64(len(s.idle))
+		s.open -= len(s.idle)
+		s.idle = nil
+	}
+	p.mu.Unlock()
+
+	var errs []error
+	for _, c := range conns {
+		errs = append(errs, c.close())
+	}
+	return errors.Join(errs...)
+}
+
+// setInterrupt makes ctx interrupt the statements run on c. A context that
+// can never be done is not set: c already has context.Background.
+func setInterrupt(c *Conn, ctx context.Context) {
+	if ctx.Done() != nil {
+		c.raw.SetInterrupt(ctx)
+	}
+}

@@ -1,0 +1,179 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// registry is the process's pools, one per canonical database. Its mutex is
+// held only to read and change the map and the reference counts: opening
+// connections, running init and closing happen outside it, so Opens of
+// different databases never wait on each other.
+type registry struct {
+	mu      sync.Mutex // protects entries and every entry's refs and closing
+	entries map[string]*entry
+}
+
+var reg = registry{entries: make(map[string]*entry)}
+
+// entry is one pool's place in the registry, from the first Open that
+// creates it until its last handle is closed. Private in-memory pools have
+// an entry too, outside the map.
+type entry struct {
+	key string // "" for a private in-memory pool
+
+	// ready is closed when creation ends; pool or err is set before.
+	ready chan struct{}
+	pool  *pool
+	err   error
+	// creatorGaveUp is set with err when creation failed because the
+	// creating Open's own context ended; a waiter whose context is live
+	// tries again instead of failing for someone else's cancellation.
+	creatorGaveUp bool
+
+	// refs counts open handles; closing is set when it drops to 0, and gone
+	// is closed once the pool is closed and the entry left the map.
+	refs    int
+	closing bool
+	gone    chan struct{}
+}
+
+// Open returns a handle to the process's pool for the database name, creating
+// the pool (and running init on its writer) if no handle to it is open. It is
+// [OpenContext] with [context.Background].
+func Open(name string, init InitFunc, opts ...Option) (*Handle, error) {
+	return OpenContext(context.Background(), name, init, opts...)
+}
+
+// OpenContext returns a handle to the process's pool for the database name.
+//
+// The first Open of a database creates its pool: it opens the writer, runs
+// init on it exactly once, and only then returns. Opens racing on the same
+// database wait for that and share its outcome: the pool, or init's error
+// (wrapping [ErrInitFailed]), after which no pool is left and the next Open
+// tries again. Options take effect only on the Open that creates the pool.
+//
+// ctx bounds the wait and is passed to init; if the creating Open's ctx ends
+// during init, waiters whose own ctx is live try again rather than fail.
+//
+// Every call returns a new handle that must be closed once with
+// [Handle.Close]; the pool closes when its last handle does. See the package
+// documentation for the names that reach one pool.
+func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option) (*Handle, error) {
+	cfg, err := newConfig(name, opts)
+	if err != nil {
+		return nil, err
+	}
+	t, err := resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	if t.key == "" {
+		e := &entry{refs: 1, gone: make(chan struct{})}
+		if e.pool, err = newPool(ctx, t, cfg, init); err != nil {
+			return nil, err
+		}
+		return newHandle(e), nil
+	}
+	for {
+		reg.mu.Lock()
+		e := reg.entries[t.key]
+		if e == nil {
+			e = &entry{key: t.key, ready: make(chan struct{}), gone: make(chan struct{}), refs: 1}
+			reg.entries[t.key] = e
+			reg.mu.Unlock()
+			return reg.create(ctx, e, t, cfg, init)
+		}
+		closing := e.closing
+		reg.mu.Unlock()
+
+		if !closing {
+			select {
+			case <-e.ready:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("sqlitepool: waiting for %q to open: %w", name, ctx.Err())
+			}
+			if e.err != nil {
+				if e.creatorGaveUp && ctx.Err() == nil {
+					continue // the failed entry has left the map
+				}
+				return nil, e.err
+			}
+			reg.mu.Lock()
+			if !e.closing {
+				e.refs++
+				reg.mu.Unlock()
+				return newHandle(e), nil
+			}
+			reg.mu.Unlock()
+		}
+		// The last handle is closing this pool: a new one may open only
+		// once it is gone, or the file would have two writers.
+		select {
+		case <-e.gone:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("sqlitepool: waiting for the previous pool of %q to close: %w", name, ctx.Err())
+		}
+	}
+}
+
+// create makes the pool of a new entry and publishes the outcome. A panic
+// that escapes newPool (init's own panics are errors already) still removes
+// the entry and wakes the waiters before it goes on.
+func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, init InitFunc) (h *Handle, err error) {
+	done := false
+	defer func() {
+		if done {
+			return
+		}
+		if err == nil {
+			err = fmt.Errorf("sqlitepool: creating the pool of %q panicked", t.name)
+		}
+		r.mu.Lock()
+		delete(r.entries, e.key)
+		r.mu.Unlock()
+		e.err = err
+		e.creatorGaveUp = ctx.Err() != nil && errors.Is(err, ctx.Err())
+		close(e.ready)
+		close(e.gone)
+	}()
+	p, err := newPool(ctx, t, cfg, init)
+	if err != nil {
+		return nil, err
+	}
+	e.pool = p
+	done = true
+	close(e.ready)
+	return newHandle(e), nil
+}
+
+// release drops one reference; the last one closes the pool and then
+// removes the entry, so an Open that arrives meanwhile waits for gone.
+func (e *entry) release() error {
+	reg.mu.Lock()
+	e.refs--
+	if e.refs > 0 {
+		reg.mu.Unlock()
+		return nil
+	}
+	e.closing = true
+	reg.mu.Unlock()
+
+	err := e.pool.close()
+
+	reg.mu.Lock()
+	if e.key != "" && reg.entries[e.key] == e {
+		delete(reg.entries, e.key)
+	}
+	reg.mu.Unlock()
+	close(e.gone)
+	return err
+}
+
+func (e *entry) handles() int {
+	reg.mu.Lock()
+	defer reg.mu.Unlock()
+	return e.refs
+}

@@ -1,0 +1,67 @@
+package sqlitepool
+
+// grant is what a waiter receives: a connection, or permission to open one
+// in a slot freed for it (c == nil, err == nil), or an error.
+type grant struct {
+	c   *Conn
+	err error
+}
+
+// waiter is one goroutine waiting for a connection of a role.
+type waiter struct {
+	ch         chan grant // buffered: the granter never blocks
+	prev, next *waiter
+	queued     bool
+}
+
+// waitQueue is a FIFO of waiters, a doubly linked list so that a waiter that
+// gives up leaves it in O(1) without disturbing the order of the others.
+// The pool's mutex guards it.
+type waitQueue struct {
+	head, tail *waiter
+	n          int
+}
+
+func (q *waitQueue) len() int { return q.n }
+
+func (q *waitQueue) push() *waiter {
+	w := &waiter{ch: make(chan grant, 1), prev: q.tail, queued: true}
+	if q.tail == nil {
+		q.head = w
+	} else {
+		q.tail.next = w
+	}
+	q.tail = w
+	q.n++
+	return w
+}
+
+// pop removes and returns the longest-waiting waiter, or nil.
+func (q *waitQueue) pop() *waiter {
+	w := q.head
+	if w != nil {
+		q.remove(w)
+	}
+	return w
+}
+
+// remove takes w out of the queue and reports whether it was still there: a
+// waiter that is no longer queued has been (or is being) sent a grant.
+func (q *waitQueue) remove(w *waiter) bool {
+	if !w.queued {
+		return false
+	}
+	if w.prev == nil {
+		q.head = w.next
+	} else {
+		w.prev.next = w.next
+	}
+	if w.next == nil {
+		q.tail = w.prev
+	} else {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next, w.queued = nil, nil, false
+	q.n--
+	return true
+}
