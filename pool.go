@@ -19,7 +19,7 @@ type pool struct {
 	t   target
 	cfg config
 
-	mu      sync.Mutex // protects the fields below and both slots
+	mu      sync.Mutex    // protects the fields below and both slots
 	closed  bool          // no new acquires; set once, by close
 	drained chan struct{} // made by close; closed when no connection is in use
 	writer  slots
