@@ -119,15 +119,22 @@ func resolveFile(t target, path string) (target, error) {
 		return bad(ErrInvalidName, "%v", err)
 	}
 	real, err := filepath.EvalSymlinks(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		if _, lerr := os.Lstat(abs); lerr == nil {
+			// Either another Open created the file just now, or abs is a
+			// symlink to a missing file: SQLite would create the target, and
+			// the next Open would key on another path.
+			if real, err = filepath.EvalSymlinks(abs); errors.Is(err, fs.ErrNotExist) {
+				return bad(ErrInvalidName, "%s is a symlink to a missing file; create the target or open it by its own path", abs)
+			}
+		}
+	}
 	switch {
 	case err == nil:
 		if err := checkExisting(t.name, real); err != nil {
 			return target{}, err
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		if _, lerr := os.Lstat(abs); lerr == nil {
-			return bad(ErrInvalidName, "%s is a symlink to a missing file; create the target or open it by its own path", abs)
-		}
 		dir, derr := filepath.EvalSymlinks(filepath.Dir(abs))
 		if derr != nil {
 			return bad(ErrInvalidName, "directory %s does not exist; create it first", filepath.Dir(abs))

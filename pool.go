@@ -24,6 +24,10 @@ type pool struct {
 	drained chan struct{} // made by close; closed when no connection is in use
 	writer  slots
 	readers slots
+
+	// testHookClean, set only by tests before use, makes a release fail its
+	// clean-up, to exercise the path that closes a broken connection.
+	testHookClean func(*Conn) error
 }
 
 // slots are the connections of one role.
@@ -207,6 +211,9 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (*Conn, error) {
 // slot goes to a waiter that will open a new one.
 func (p *pool) release(c *Conn) {
 	rolledBack, err := c.clean()
+	if err == nil && p.testHookClean != nil {
+		err = p.testHookClean(c)
+	}
 	s := p.slotsFor(c.role)
 	if err != nil {
 		// Close before freeing the slot: for the writer, a replacement must
