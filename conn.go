@@ -77,11 +77,19 @@ func (c *Conn) Exec(sql string, args ...any) error {
 	return c.wrap(stmt.Exec())
 }
 
-// wrap explains the one engine error a pool user is likely to misread: a
-// write through a reader.
+// wrap explains the engine errors a pool user is likely to misread: a write
+// through a reader, and an interrupt, which is the lease's context ending
+// and so also matches that context's error.
 func (c *Conn) wrap(err error) error {
-	if c.role == RoleReader && errors.Is(err, sqlite3.READONLY) {
+	switch {
+	case err == nil:
+		return nil
+	case c.role == RoleReader && errors.Is(err, sqlite3.READONLY):
 		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
+	case errors.Is(err, sqlite3.INTERRUPT):
+		if cerr := c.raw.GetInterrupt().Err(); cerr != nil {
+			return fmt.Errorf("%w: %w", cerr, err)
+		}
 	}
 	return err
 }

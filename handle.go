@@ -87,7 +87,7 @@ func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
 	defer l.Release()
 	c := l.c
 	if err := c.raw.Exec("BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("sqlitepool: begin a write on %q: %w", h.p.t.name, err)
+		return fmt.Errorf("sqlitepool: begin a write on %q: %w", h.p.t.name, c.wrap(err))
 	}
 	committed := false
 	defer func() {
@@ -99,7 +99,7 @@ func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
 		return err
 	}
 	if err := c.raw.Exec("COMMIT"); err != nil {
-		return fmt.Errorf("sqlitepool: commit on %q: %w", h.p.t.name, err)
+		return fmt.Errorf("sqlitepool: commit on %q: %w", h.p.t.name, c.wrap(err))
 	}
 	committed = true
 	return nil

@@ -230,6 +230,7 @@ func TestWriteCommitsOrRollsBack(t *testing.T) {
 		return nil
 	})
 	require.ErrorIs(t, err, sqlite3.INTERRUPT)
+	require.ErrorIs(t, err, context.Canceled)
 
 	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
 	assert.Equal(t, int64(0), readInt(t, h, "SELECT count(*) FROM t WHERE v = 'dropped'"))
@@ -297,7 +298,9 @@ func TestReleaseReturnsConnectionClean(t *testing.T) {
 		require.NoError(t, err)
 		c := l.Conn()
 		cancel()
-		require.ErrorIs(t, c.Exec("SELECT 1"), sqlite3.INTERRUPT)
+		err = c.Exec("SELECT 1")
+		require.ErrorIs(t, err, sqlite3.INTERRUPT)
+		require.ErrorIs(t, err, context.Canceled)
 		l.Release()
 		assert.Equal(t, context.Background(), c.Raw().GetInterrupt())
 		assert.Equal(t, int64(4), readInt(t, h, "SELECT count(*) FROM t"))
