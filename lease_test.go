@@ -3,6 +3,7 @@ package sqlitepool
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -143,6 +144,7 @@ func TestCancelDuringHandOff(t *testing.T) {
 				}
 			}
 			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel() // vet: every path below cancels, some in a goroutine
 			done := make(chan error, 1)
 			go func() {
 				l, err := acquire(ctx)
@@ -151,13 +153,29 @@ func TestCancelDuringHandOff(t *testing.T) {
 				}
 				done <- err
 			}()
-			// Release and cancel together; vary the order.
-			if i%2 == 0 {
+			// The waiter must be queued before the race begins.
+			for roleStats(h, held[0].Conn().Role()).Waiting == 0 {
+				runtime.Gosched()
+			}
+			// Release and cancel together, three ways.
+			switch i % 3 {
+			case 0:
 				go cancel()
 				held[0].Release()
-			} else {
+			case 1:
 				go held[0].Release()
 				cancel()
+			case 2:
+				// Deterministic: the context ends and the connection is
+				// handed over before the waiter can look, so it finds both
+				// ready and may take either way out.
+				l := held[0]
+				l.released.Store(true)
+				p := h.p
+				p.mu.Lock()
+				cancel()
+				p.putLocked(p.slotsFor(l.c.role), l.c)
+				p.mu.Unlock()
 			}
 			<-done
 			for _, l := range held[1:] {
@@ -181,6 +199,11 @@ func TestCancelDuringHandOff(t *testing.T) {
 	assert.Equal(t, 0, st.Writer.InUse)
 	assert.Equal(t, 0, st.Readers.InUse)
 	assert.Equal(t, 2, st.Readers.Idle)
+	// A connection lost in a hand-off would have been replaced: none was.
+	assert.Equal(t, uint64(1), st.Writer.Created)
+	assert.Equal(t, uint64(2), st.Readers.Created)
+	assert.Equal(t, uint64(0), st.Writer.Closed+st.Readers.Closed)
+	t.Logf("waits %d, cancels %d", st.Writer.Waits+st.Readers.Waits, st.Writer.Cancels+st.Readers.Cancels)
 }
 
 func TestReleaseIsIdempotent(t *testing.T) {
