@@ -37,7 +37,8 @@
 //
 // Every connection is opened with WAL, synchronous=NORMAL, a busy timeout and
 // foreign_keys=ON; readers are opened with SQLITE_OPEN_READONLY and
-// query_only, so a write through a reader fails with [ErrReadOnly] and
-// changes nothing. [WithSetup] runs your own pragmas and functions on every
+// query_only, so a write through a reader fails and changes nothing
+// ([Conn.Exec] explains it with [ErrReadOnly]; through [Conn.Raw] it is the
+// engine's SQLITE_READONLY). [WithSetup] runs your own pragmas and functions on every
 // new connection.
 package sqlitepool

@@ -1,14 +1,16 @@
 module github.com/sqlitepool/sqlitepool
 
-go 1.26.8
+go 1.26.0
 
-require github.com/ncruces/go-sqlite3 v0.35.6
+require (
+	github.com/ncruces/go-sqlite3 v0.35.6
+	github.com/stretchr/testify v1.12.1
+	go.uber.org/goleak v1.3.0
+)
 
 require (
 	github.com/ncruces/go-sqlite3-wasm/v6 v6.3.35304 // indirect
 	github.com/ncruces/julianday v1.0.0 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
