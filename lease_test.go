@@ -377,3 +377,24 @@ func roleStats(h *Handle, r Role) RoleStats {
 	}
 	return h.Stats().Readers
 }
+
+func TestPanicWhileCleaningFreesTheSlot(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	h.p.testHookClean = func(*Conn) error { panic("engine panic while cleaning") }
+	l, err := h.Writer(context.Background())
+	require.NoError(t, err)
+	old := l.Conn()
+	assert.PanicsWithValue(t, "engine panic while cleaning", l.Release)
+
+	h.p.testHookClean = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err = h.Writer(ctx)
+	require.NoError(t, err, "the writer's slot leaked")
+	assert.NotSame(t, old, l.Conn(), "the connection that panicked is not reused")
+	l.Release()
+	st := h.Stats().Writer
+	assert.Equal(t, uint64(2), st.Created)
+	assert.Equal(t, uint64(1), st.Closed)
+	assert.Equal(t, 1, st.Open)
+}

@@ -192,40 +192,46 @@ func (p *pool) take(ctx context.Context, s *slots, g grant) (*Conn, error) {
 }
 
 // openInSlot opens a connection in a slot already counted in s.open and
-// s.inUse; on failure it frees the slot for the next waiter.
-func (p *pool) openInSlot(ctx context.Context, s *slots) (*Conn, error) {
-	c, err := openConn(ctx, &p.t, s.role, &p.cfg)
-	p.mu.Lock()
-	defer p.mu.Unlock()
+// s.inUse; on failure, or a panic from the engine, it frees the slot for
+// the next waiter.
+func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
+	defer func() {
+		if c == nil {
+			p.mu.Lock()
+			p.dropSlotLocked(s)
+			p.mu.Unlock()
+		}
+	}()
+	c, err = openConn(ctx, &p.t, s.role, &p.cfg)
 	if err != nil {
-		p.dropSlotLocked(s)
 		return nil, err
 	}
+	p.mu.Lock()
 	s.count.created++
+	p.mu.Unlock()
 	setInterrupt(c, ctx)
 	return c, nil
 }
 
 // release takes back a leased connection: cleaned, it goes to the longest
-// waiter or to the idle list; if it cannot be cleaned, it is closed, and its
-// slot goes to a waiter that will open a new one.
+// waiter or to the idle list; if it cannot be cleaned (or the engine panics
+// while cleaning), it is closed, and its slot goes to a waiter that will
+// open a new one.
 func (p *pool) release(c *Conn) {
+	s := p.slotsFor(c.role)
+	done := false
+	defer func() {
+		if !done { // clean panicked: the panic goes on, the slot must not leak
+			p.discard(s, c, false)
+		}
+	}()
 	rolledBack, err := c.clean()
 	if err == nil && p.testHookClean != nil {
 		err = p.testHookClean(c)
 	}
-	s := p.slotsFor(c.role)
+	done = true
 	if err != nil {
-		// Close before freeing the slot: for the writer, a replacement must
-		// not open while the broken connection might still hold a lock.
-		c.close()
-		p.mu.Lock()
-		s.count.closed++
-		if rolledBack {
-			s.count.rollbacks++
-		}
-		p.dropSlotLocked(s)
-		p.mu.Unlock()
+		p.discard(s, c, rolledBack)
 		return
 	}
 	p.mu.Lock()
@@ -233,6 +239,24 @@ func (p *pool) release(c *Conn) {
 		s.count.rollbacks++
 	}
 	p.putLocked(s, c)
+	p.mu.Unlock()
+}
+
+// discard closes a connection that cannot be reused and frees its slot. It
+// closes before freeing: for the writer, a replacement must not open while
+// the broken connection might still hold a lock. A panic from the engine's
+// close is dropped: the slot must be freed either way.
+func (p *pool) discard(s *slots, c *Conn, rolledBack bool) {
+	func() {
+		defer func() { recover() }()
+		c.close()
+	}()
+	p.mu.Lock()
+	s.count.closed++
+	if rolledBack {
+		s.count.rollbacks++
+	}
+	p.dropSlotLocked(s)
 	p.mu.Unlock()
 }
 
