@@ -134,5 +134,10 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 			return rolledBack, fmt.Errorf("sqlitepool: %q: a statement stays busy after reset", c.db)
 		}
 	}
+	// A blob or backup left open through Raw is not a statement, yet holds a
+	// read transaction that pins the WAL: such a connection is discarded.
+	if c.raw.TxnState("main") != sqlite3.TXN_NONE {
+		return rolledBack, fmt.Errorf("sqlitepool: %q: a transaction stays open after release (an unclosed blob or backup?)", c.db)
+	}
 	return rolledBack, nil
 }

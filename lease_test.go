@@ -398,3 +398,37 @@ func TestPanicWhileCleaningFreesTheSlot(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Closed)
 	assert.Equal(t, 1, st.Open)
 }
+
+func TestMemoryDatabaseSurvivesWriterReplacement(t *testing.T) {
+	for _, name := range []string{":memory:", "file:/" + t.Name() + "?vfs=memdb"} {
+		h := openT(t, name, createTable)
+		ctx := context.Background()
+		require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
+		h.p.testHookClean = func(*Conn) error { return errors.New("injected") }
+		l, err := h.Writer(ctx)
+		require.NoError(t, err)
+		l.Release() // the only connection closes: no reader is open
+		h.p.testHookClean = nil
+		require.Equal(t, uint64(1), h.Stats().Writer.Closed)
+		assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"), name)
+		require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (2)") }), name)
+	}
+}
+
+func TestLeakedBlobIsNotReused(t *testing.T) {
+	h := openT(t, tempDB(t), createTable, WithReaders(1))
+	ctx := context.Background()
+	require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(id, v) VALUES (1, x'00')") }))
+	l, err := h.Reader(ctx)
+	require.NoError(t, err)
+	leaked := l.Conn()
+	_, err = leaked.Raw().OpenBlob("main", "t", "v", 1, false) // never closed
+	require.NoError(t, err)
+	l.Release()
+	l, err = h.Reader(ctx)
+	require.NoError(t, err)
+	assert.NotSame(t, leaked, l.Conn(), "a connection holding a blob was reused")
+	assert.Equal(t, sqlite3.TXN_NONE, l.Conn().Raw().TxnState("main"))
+	l.Release()
+	assert.Equal(t, uint64(1), h.Stats().Readers.Closed)
+}

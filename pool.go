@@ -28,6 +28,11 @@ type pool struct {
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
 	testHookClean func(*Conn) error
+
+	// anchor keeps an in-memory database alive: the memdb VFS deletes it
+	// when its last connection closes, which replacing a broken writer
+	// while no reader is open would otherwise do. Closed last.
+	anchor *Conn
 }
 
 // slots are the connections of one role.
@@ -61,6 +66,12 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 	if err != nil {
 		return nil, err
 	}
+	if t.memory {
+		if p.anchor, err = openConn(ctx, &p.t, RoleReader, &p.cfg); err != nil {
+			c.close()
+			return nil, err
+		}
+	}
 	if init != nil {
 		setInterrupt(c, ctx)
 		err := runInit(ctx, c, init)
@@ -70,6 +81,9 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 		}
 		if err != nil {
 			c.close()
+			if p.anchor != nil {
+				p.anchor.close()
+			}
 			return nil, fmt.Errorf("%w for %q: %w", ErrInitFailed, t.name, err)
 		}
 		if rolledBack {
@@ -335,6 +349,9 @@ func (p *pool) close() error {
 	}
 	p.mu.Unlock()
 
+	if p.anchor != nil {
+		conns = append(conns, p.anchor)
+	}
 	var errs []error
 	for _, c := range conns {
 		errs = append(errs, c.close())

@@ -2,7 +2,6 @@ package sqlitepool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 )
@@ -135,7 +134,7 @@ func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, i
 		delete(r.entries, e.key)
 		r.mu.Unlock()
 		e.err = err
-		e.creatorGaveUp = ctx.Err() != nil && errors.Is(err, ctx.Err())
+		e.creatorGaveUp = ctx.Err() != nil // init may not wrap ctx.Err (a bare INTERRUPT)
 		close(e.ready)
 		close(e.gone)
 	}()
