@@ -114,9 +114,19 @@ func resolveFile(t target, path string) (target, error) {
 	bad := func(err error, format string, args ...any) (target, error) {
 		return target{}, fmt.Errorf("%w %q: %s", err, t.name, fmt.Sprintf(format, args...))
 	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return bad(ErrInvalidName, "%v", err)
+	// Resolve symlinks before cleaning: "link/../x.db" is, to the OS, the
+	// parent of link's target, not the directory that holds link.
+	abs := path
+	if !filepath.IsAbs(abs) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return bad(ErrInvalidName, "%v", err)
+		}
+		abs = wd + string(filepath.Separator) + path
+	}
+	dirPart, base := filepath.Split(abs)
+	if base == "" || base == "." || base == ".." {
+		return bad(ErrInvalidName, "the name ends in a directory; name a file inside it")
 	}
 	real, err := filepath.EvalSymlinks(abs)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -135,14 +145,14 @@ func resolveFile(t target, path string) (target, error) {
 			return target{}, err
 		}
 	case errors.Is(err, fs.ErrNotExist):
-		dir, derr := filepath.EvalSymlinks(filepath.Dir(abs))
+		dir, derr := filepath.EvalSymlinks(dirPart)
 		if derr != nil {
-			return bad(ErrInvalidName, "directory %s does not exist; create it first", filepath.Dir(abs))
+			return bad(ErrInvalidName, "directory %s does not exist; create it first", dirPart)
 		}
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return bad(ErrInvalidName, "%s is not a directory", filepath.Dir(abs))
+			return bad(ErrInvalidName, "%s is not a directory", dirPart)
 		}
-		real = filepath.Join(dir, filepath.Base(abs))
+		real = filepath.Join(dir, base)
 	default:
 		return bad(ErrInvalidName, "%v", err)
 	}

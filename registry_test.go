@@ -338,6 +338,15 @@ func TestSymlinkCreatedBeforeFileSharesPool(t *testing.T) {
 	a := openT(t, filepath.Join(link, "new.db"), createTable)
 	b := openT(t, filepath.Join(real, "new.db"), nil)
 	assert.Same(t, a.p, b.p)
+
+	// "..": after a symlink it is the parent of the link's target, as the
+	// OS reads it (here link -> dir/real, so link/.. is dir).
+	sub := filepath.Join(real, "sub")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	subLink := filepath.Join(dir, "sublink")
+	require.NoError(t, os.Symlink(sub, subLink))
+	c := openT(t, subLink+string(filepath.Separator)+".."+string(filepath.Separator)+"new.db", nil)
+	assert.Same(t, a.p, c.p, "sublink/../new.db is real/new.db")
 }
 
 func TestMemoryIsPrivatePerOpenAndSharedWithinPool(t *testing.T) {
