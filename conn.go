@@ -126,17 +126,11 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 			return rolledBack, fmt.Errorf("sqlitepool: %q: rollback on release: %w", c.db, err)
 		}
 	}
-	if !c.raw.GetAutocommit() {
-		return rolledBack, fmt.Errorf("sqlitepool: %q: a transaction is still open after rollback", c.db)
-	}
-	for s := range c.raw.Stmts() {
-		if s.Busy() {
-			return rolledBack, fmt.Errorf("sqlitepool: %q: a statement stays busy after reset", c.db)
-		}
-	}
-	// A blob or backup left open through Raw is not a statement, yet holds a
-	// read transaction that pins the WAL: such a connection is discarded.
-	if c.raw.TxnState("main") != sqlite3.TXN_NONE {
+	// One check covers what could still hold a transaction: a rollback that
+	// did not end it, a statement that stayed busy, and a blob or backup left
+	// open through Raw (not a statement, yet it pins the WAL). TxnState("")
+	// is the highest state over all schemas, attached ones included.
+	if c.raw.TxnState("") != sqlite3.TXN_NONE {
 		return rolledBack, fmt.Errorf("sqlitepool: %q: a transaction stays open after release (an unclosed blob or backup?)", c.db)
 	}
 	return rolledBack, nil
