@@ -66,7 +66,11 @@ func (c *Conn) Exec(sql string, args ...any) error {
 	}
 	defer stmt.Close()
 	if strings.TrimSpace(tail) != "" {
-		if rest, _, err := c.raw.Prepare(tail); err != nil || rest != nil {
+		rest, _, err := c.raw.Prepare(tail)
+		if err != nil {
+			return c.wrap(err)
+		}
+		if rest != nil {
 			rest.Close()
 			return fmt.Errorf("%w: Exec on %q: arguments bind one statement, and the SQL has more; run them one by one", ErrInvalidArgument, c.db)
 		}

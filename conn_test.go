@@ -202,6 +202,11 @@ func TestExecArguments(t *testing.T) {
 			assert.Equal(t, int64(18), readInt(t, h, "SELECT count(*) FROM t"))
 		})
 	}
+	// A syntax error after the statement is reported as one.
+	err := h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (?); SELEKT", 1) })
+	require.ErrorIs(t, err, sqlite3.ERROR)
+	assert.NotErrorIs(t, err, ErrInvalidArgument)
+	assert.Contains(t, err.Error(), "syntax error")
 	// Trailing semicolons and comments are not a second statement.
 	require.NoError(t, h.Write(ctx, func(c *Conn) error {
 		return c.Exec("INSERT INTO t(v) VALUES (?); -- done", "last")

@@ -29,10 +29,21 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config) (*Conn, er
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
 	c := &Conn{raw: raw, role: role, db: t.name}
-	if err := c.configure(ctx, t, cfg); err != nil {
-		c.close()
-		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, err)
+	ok := false
+	defer func() {
+		if !ok { // an error, or a panic that goes on
+			c.close()
+		}
+	}()
+	// ctx bounds the set-up too (pragmas, the user's hook); the caller sets
+	// the interrupt of the lease afterwards.
+	setInterrupt(c, ctx)
+	err = c.configure(ctx, t, cfg)
+	raw.SetInterrupt(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, c.wrap(err))
 	}
+	ok = true
 	return c, nil
 }
 
@@ -48,7 +59,7 @@ func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 			return fmt.Errorf("%w: the writer cannot write to %q; check the file's and directory's permissions", ErrReadOnly, t.name)
 		}
 		if !t.memory {
-			if err := c.enableWAL(cfg.busyTimeout); err != nil {
+			if err := c.enableWAL(ctx, cfg.busyTimeout); err != nil {
 				return err
 			}
 		}
@@ -71,7 +82,7 @@ func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 // enableWAL sets journal_mode=WAL, retrying while the database is busy: the
 // change can fail with SQLITE_BUSY without calling the busy handler while
 // another connection is opening or recovering the file.
-func (c *Conn) enableWAL(busyTimeout time.Duration) error {
+func (c *Conn) enableWAL(ctx context.Context, busyTimeout time.Duration) error {
 	deadline := time.Now().Add(busyTimeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		mode, err := c.pragma("PRAGMA journal_mode=WAL")
@@ -84,7 +95,11 @@ func (c *Conn) enableWAL(busyTimeout time.Duration) error {
 		if !errors.Is(err, sqlite3.BUSY) || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(delay)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
 	}
 }
 
@@ -111,8 +126,15 @@ func runSetup(ctx context.Context, c *Conn, fn SetupFunc) (err error) {
 }
 
 // close finalizes the statements the connection still has (the engine
-// refuses to close a connection that has some) and closes it.
-func (c *Conn) close() error {
+// refuses to close a connection that has some) and closes it. An engine
+// panic (it panics on out-of-memory and misuse) becomes an error: the
+// callers are freeing slots and registry entries, which must happen anyway.
+func (c *Conn) close() (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("sqlitepool: close %s of %q: %w", c.role, c.db, &PanicError{Value: v, Stack: debug.Stack()})
+		}
+	}()
 	for _, s := range slices.Collect(c.raw.Stmts()) {
 		s.Close()
 	}

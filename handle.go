@@ -24,6 +24,11 @@ func (h *Handle) Name() string { return h.p.t.name }
 // same handle does nothing. When the last handle closes, the pool refuses
 // new leases, waits for the leases still out, closes its readers and then its
 // writer, and leaves the registry; Close returns once that is done.
+//
+// Because the last Close waits for every lease, a lease that is never
+// released blocks it forever, and so does calling the last Close from inside
+// Read or Write (the lease is released only after fn returns). Opens of the
+// same database wait for that Close to finish.
 func (h *Handle) Close() error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return nil
@@ -106,7 +111,8 @@ func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
 }
 
 // Stats returns a snapshot of the pool's figures. It works on a closed
-// handle too, as long as another handle keeps the pool open.
+// handle too, and after the pool has closed (then showing its final
+// figures).
 func (h *Handle) Stats() Stats {
 	s := h.p.stats()
 	s.Handles = h.e.handles()

@@ -21,7 +21,8 @@ func (l *Lease) Conn() *Conn {
 
 // Release gives the connection back to the pool, clean: statements reset,
 // interrupt cleared, an open transaction rolled back. Calling Release more
-// than once, from any goroutine, releases once.
+// than once releases once, even from several goroutines; but no goroutine may
+// still be using the connection when Release runs.
 func (l *Lease) Release() {
 	if l == nil || !l.released.CompareAndSwap(false, true) {
 		return

@@ -157,27 +157,37 @@ func TestCancelDuringHandOff(t *testing.T) {
 			for roleStats(h, held[0].Conn().Role()).Waiting == 0 {
 				runtime.Gosched()
 			}
-			// Release and cancel together, three ways.
-			switch i % 3 {
+			// Release and cancel together, four ways.
+			switch i % 4 {
 			case 0:
 				go cancel()
 				held[0].Release()
 			case 1:
 				go held[0].Release()
 				cancel()
-			case 2:
-				// Deterministic: the context ends and the connection is
-				// handed over before the waiter can look, so it finds both
-				// ready and may take either way out.
+			case 2, 3:
+				// Deterministic, under the pool's lock: the waiter is woken
+				// by whichever comes first and finds the other done too.
+				// 2: woken by ctx, its grant already sent (it must pass the
+				// grant on); 3: woken by the grant, its ctx already done (it
+				// must not take the lease).
 				l := held[0]
 				l.released.Store(true)
 				p := h.p
 				p.mu.Lock()
-				cancel()
-				p.putLocked(p.slotsFor(l.c.role), l.c)
+				if i%4 == 2 {
+					cancel()
+					p.putLocked(p.slotsFor(l.c.role), l.c)
+				} else {
+					p.putLocked(p.slotsFor(l.c.role), l.c)
+					cancel()
+				}
 				p.mu.Unlock()
 			}
-			<-done
+			err := <-done
+			if i%4 >= 2 {
+				require.ErrorIs(t, err, context.Canceled, "a waiter whose context ended got a lease")
+			}
 			for _, l := range held[1:] {
 				l.Release()
 			}

@@ -66,9 +66,17 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 	if err != nil {
 		return nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok { // an error, or a panic that goes on
+			c.close()
+			if p.anchor != nil {
+				p.anchor.close()
+			}
+		}
+	}()
 	if t.memory {
 		if p.anchor, err = openConn(ctx, &p.t, RoleReader, &p.cfg); err != nil {
-			c.close()
 			return nil, err
 		}
 	}
@@ -80,10 +88,6 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 			err = cerr
 		}
 		if err != nil {
-			c.close()
-			if p.anchor != nil {
-				p.anchor.close()
-			}
 			return nil, fmt.Errorf("%w for %q: %w", ErrInitFailed, t.name, err)
 		}
 		if rolledBack {
@@ -93,6 +97,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 	p.writer.count.created = 1
 	p.writer.open = 1
 	p.writer.idle = append(p.writer.idle, c)
+	ok = true
 	return p, nil
 }
 
@@ -116,16 +121,15 @@ func (p *pool) slotsFor(r Role) *slots {
 // are in use. The connection's interrupt is set to ctx, so cancelling ctx
 // also stops the statement that runs on it.
 func (p *pool) acquire(ctx context.Context, s *slots) (*Conn, error) {
-	if err := ctx.Err(); err != nil {
-		p.mu.Lock()
-		p.countEndLocked(s, err)
-		p.mu.Unlock()
-		return nil, p.waitError(s, err)
-	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, p.closedError()
+	}
+	if err := ctx.Err(); err != nil {
+		p.countEndLocked(s, err)
+		p.mu.Unlock()
+		return nil, p.waitError(s, err)
 	}
 	s.count.acquires++
 	if n := len(s.idle); n > 0 {
@@ -161,13 +165,14 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 			timeout = t.C
 		}
 	}
-	var err error
+	var (
+		g       grant
+		granted bool
+		err     error
+	)
 	select {
-	case g := <-w.ch:
-		p.mu.Lock()
-		s.count.waitTime += time.Since(start)
-		p.mu.Unlock()
-		return p.take(ctx, s, g)
+	case g = <-w.ch:
+		granted = true
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-timeout:
@@ -176,21 +181,36 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 
 	p.mu.Lock()
 	s.count.waitTime += time.Since(start)
-	p.countEndLocked(s, err)
-	if s.waiters.remove(w) {
-		p.mu.Unlock()
-		return nil, p.waitError(s, err)
+	if granted {
+		// The context may have ended while we woke: a caller that gave up
+		// gets no lease.
+		err = ctx.Err()
 	}
-	// A grant was sent while we gave up: pass it on so it is not lost.
-	g := <-w.ch
+	if err == nil {
+		p.mu.Unlock()
+		return p.take(ctx, s, g)
+	}
+	p.countEndLocked(s, err)
+	if !granted && !s.waiters.remove(w) {
+		// Granted while we gave up: the grant is in the buffered channel.
+		g, granted = <-w.ch, true
+	}
+	if granted {
+		p.passOnLocked(s, g)
+	}
+	p.mu.Unlock()
+	return nil, p.waitError(s, err)
+}
+
+// passOnLocked gives a grant its waiter will not use to the next waiter (or
+// back to the pool), so that no connection or slot is lost.
+func (p *pool) passOnLocked(s *slots, g grant) {
 	switch {
 	case g.c != nil:
 		p.putLocked(s, g.c)
 	case g.err == nil:
 		p.dropSlotLocked(s)
 	}
-	p.mu.Unlock()
-	return nil, p.waitError(s, err)
 }
 
 // take turns a grant into a connection.
@@ -258,13 +278,10 @@ func (p *pool) release(c *Conn) {
 
 // discard closes a connection that cannot be reused and frees its slot. It
 // closes before freeing: for the writer, a replacement must not open while
-// the broken connection might still hold a lock. A panic from the engine's
-// close is dropped: the slot must be freed either way.
+// the broken connection might still hold a lock. close never panics, and
+// its error has nowhere to go: the caller's work is done.
 func (p *pool) discard(s *slots, c *Conn, rolledBack bool) {
-	func() {
-		defer func() { recover() }()
-		c.close()
-	}()
+	c.close()
 	p.mu.Lock()
 	s.count.closed++
 	if rolledBack {

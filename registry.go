@@ -54,13 +54,18 @@ func Open(name string, init InitFunc, opts ...Option) (*Handle, error) {
 // (wrapping [ErrInitFailed]), after which no pool is left and the next Open
 // tries again. Options take effect only on the Open that creates the pool.
 //
-// ctx bounds the wait and is passed to init; if the creating Open's ctx ends
-// during init, waiters whose own ctx is live try again rather than fail.
+// ctx bounds the wait, the opening of the writer (its pragmas and the
+// [WithSetup] hook) and init, which also receives it; if the creating Open's
+// ctx ends meanwhile, waiters whose own ctx is live try again rather than
+// fail.
 //
 // Every call returns a new handle that must be closed once with
 // [Handle.Close]; the pool closes when its last handle does. See the package
 // documentation for the names that reach one pool.
 func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option) (*Handle, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlitepool: open %q: %w", name, err)
+	}
 	cfg, err := newConfig(name, opts)
 	if err != nil {
 		return nil, err
@@ -160,15 +165,17 @@ func (e *entry) release() error {
 	e.closing = true
 	reg.mu.Unlock()
 
-	err := e.pool.close()
-
-	reg.mu.Lock()
-	if e.key != "" && reg.entries[e.key] == e {
-		delete(reg.entries, e.key)
-	}
-	reg.mu.Unlock()
-	close(e.gone)
-	return err
+	// Deferred so that even a panic cannot leave later Opens of this
+	// database waiting on gone forever.
+	defer func() {
+		reg.mu.Lock()
+		if e.key != "" && reg.entries[e.key] == e {
+			delete(reg.entries, e.key)
+		}
+		reg.mu.Unlock()
+		close(e.gone)
+	}()
+	return e.pool.close()
 }
 
 func (e *entry) handles() int {

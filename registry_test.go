@@ -404,3 +404,28 @@ func TestFileDescriptorsBackToBaselineAfterLastClose(t *testing.T) {
 		require.Equal(t, base, openFDs(t))
 	}
 }
+
+func TestOpenContextBoundsSetupAndInit(t *testing.T) {
+	t.Run("already-done", func(t *testing.T) {
+		path := tempDB(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := OpenContext(ctx, path, createTable)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.NoFileExists(t, path)
+	})
+	t.Run("ends-during-setup", func(t *testing.T) {
+		path := tempDB(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		_, err := OpenContext(ctx, path, createTable, WithSetup(func(ctx context.Context, c *Conn, _ Role) error {
+			cancel()
+			// A statement of the hook is interrupted by the Open's ctx.
+			return c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n) SELECT count(*) FROM n")
+		}))
+		require.ErrorIs(t, err, context.Canceled)
+		assert.False(t, registered(t, path))
+		// The connection left no interrupt behind: a new Open works.
+		h := openT(t, path, createTable)
+		assert.Equal(t, int64(0), readInt(t, h, "SELECT count(*) FROM t"))
+	})
+}
