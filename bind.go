@@ -8,23 +8,85 @@ import (
 	"github.com/ncruces/go-sqlite3"
 )
 
-// bindArgs binds args to the parameters of stmt in order, checking the count
-// and every type before binding anything.
+// NamedArg is an argument bound by parameter name rather than position;
+// make one with [Named].
+type NamedArg struct {
+	Name  string // with its prefix (":id", "@id", "$id") or without ("id")
+	Value any
+}
+
+// Named binds value to the named parameter name (:name, @name or $name in
+// the SQL). Arguments of one statement are either all named or all
+// positional.
+func Named(name string, value any) NamedArg { return NamedArg{Name: name, Value: value} }
+
+// bindArgs binds args to the parameters of stmt, in order or by name,
+// checking the count, the names and every type before binding anything.
 func bindArgs(stmt *sqlite3.Stmt, args []any) error {
-	if n := stmt.BindCount(); n != len(args) {
+	n := stmt.BindCount()
+	if n != len(args) {
 		return fmt.Errorf("%w: %d arguments for %d parameters", ErrInvalidArgument, len(args), n)
 	}
+	if n == 0 {
+		return nil
+	}
+	_, named := args[0].(NamedArg)
 	for i, a := range args {
+		na, isNamed := a.(NamedArg)
+		if isNamed != named {
+			return fmt.Errorf("%w: argument %d: arguments are either all named or all positional", ErrInvalidArgument, i+1)
+		}
+		if isNamed {
+			a = na.Value
+		}
 		if !bindable(a) {
 			return fmt.Errorf("%w: argument %d has type %T; use nil, an integer, a float, bool, string, []byte or time.Time", ErrInvalidArgument, i+1, a)
 		}
 	}
+	if !named {
+		for i, a := range args {
+			if err := bindArg(stmt, i+1, a); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	idx := make([]int, len(args))
+	seen := make(map[int]bool, len(args))
 	for i, a := range args {
-		if err := bindArg(stmt, i+1, a); err != nil {
+		na := a.(NamedArg)
+		idx[i] = bindIndex(stmt, na.Name)
+		if idx[i] == 0 {
+			return fmt.Errorf("%w: argument %d: the statement has no parameter named %q", ErrInvalidArgument, i+1, na.Name)
+		}
+		if seen[idx[i]] {
+			return fmt.Errorf("%w: argument %d: parameter %q is given twice", ErrInvalidArgument, i+1, na.Name)
+		}
+		seen[idx[i]] = true
+	}
+	for i, a := range args {
+		if err := bindArg(stmt, idx[i], a.(NamedArg).Value); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// bindIndex finds a named parameter, with or without its prefix.
+func bindIndex(stmt *sqlite3.Stmt, name string) int {
+	if name == "" {
+		return 0
+	}
+	switch name[0] {
+	case ':', '@', '$':
+		return stmt.BindIndex(name)
+	}
+	for _, prefix := range [...]string{":", "@", "$"} {
+		if i := stmt.BindIndex(prefix + name); i != 0 {
+			return i
+		}
+	}
+	return 0
 }
 
 func bindable(a any) bool {

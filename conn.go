@@ -38,6 +38,9 @@ type Conn struct {
 	raw  *sqlite3.Conn
 	role Role
 	db   string // the database's name, for error messages
+
+	cache      stmtCache // prepared statements; see Prep
+	savepoints int       // nesting depth of Savepoint, for unique names
 }
 
 // Raw returns the engine's connection, for everything this package does not
@@ -47,38 +50,50 @@ func (c *Conn) Raw() *sqlite3.Conn { return c.raw }
 // Role tells whether c is the writer or a reader.
 func (c *Conn) Role() Role { return c.role }
 
-// Exec runs sql. Without args, sql may hold several statements separated by
-// semicolons; with args, it must be one statement whose parameters the args
-// bind in order. Arguments may be nil, any integer type, float32, float64,
-// bool, string, []byte or time.Time (stored as RFC 3339 text); any other type,
-// or a count that does not match the parameters, returns an error matching
-// [ErrInvalidArgument] before anything runs. Rows are discarded.
+// Exec runs sql through the connection's statement cache. Without args, sql
+// may hold several statements separated by semicolons (a script); with
+// args, it must be one statement, whose parameters the args bind: in order,
+// or by name with [Named]. Arguments may be nil, any integer type, float32,
+// float64, bool, string, []byte or time.Time (stored as RFC 3339 text); any
+// other type, or a count that does not match the parameters, returns an
+// error matching [ErrInvalidArgument] before anything runs. Rows are
+// discarded.
 func (c *Conn) Exec(sql string, args ...any) error {
-	if len(args) == 0 {
-		return c.wrap(c.raw.Exec(sql))
-	}
-	stmt, tail, err := c.raw.Prepare(sql)
+	e, err := c.prep(sql)
 	if err != nil {
-		return c.wrap(err)
+		return err
 	}
-	if stmt == nil {
+	switch {
+	case e.script && len(args) == 0:
+		return c.wrap(c.raw.Exec(sql))
+	case e.script:
+		return c.scriptWithArgs(sql)
+	case e.stmt == nil && len(args) == 0:
+		return nil
+	case e.stmt == nil:
 		return fmt.Errorf("%w: Exec on %q: %d arguments for no statement", ErrInvalidArgument, c.db, len(args))
 	}
-	defer stmt.Close()
-	if strings.TrimSpace(tail) != "" {
-		rest, _, err := c.raw.Prepare(tail)
-		if err != nil {
-			return c.wrap(err)
-		}
-		if rest != nil {
-			rest.Close()
-			return fmt.Errorf("%w: Exec on %q: arguments bind one statement, and the SQL has more; run them one by one", ErrInvalidArgument, c.db)
-		}
-	}
-	if err := bindArgs(stmt, args); err != nil {
+	if err := bindArgs(e.stmt, args); err != nil {
 		return fmt.Errorf("Exec on %q: %w", c.db, err)
 	}
-	return c.wrap(stmt.Exec())
+	return c.wrap(e.stmt.Exec())
+}
+
+// scriptWithArgs explains why SQL with arguments was refused: a syntax error
+// after the first statement, or a second statement. Only on this error path
+// is the rest prepared.
+func (c *Conn) scriptWithArgs(sql string) error {
+	if first, tail, err := c.raw.Prepare(sql); err == nil {
+		first.Close()
+		rest, _, err := c.raw.Prepare(tail)
+		rest.Close()
+		// Other errors ("no such table") may just be a later statement
+		// that depends on an earlier one.
+		if err != nil && strings.Contains(err.Error(), "syntax error") {
+			return c.wrap(err)
+		}
+	}
+	return fmt.Errorf("%w: Exec on %q: arguments bind one statement, and the SQL has more; run them one by one", ErrInvalidArgument, c.db)
 }
 
 // wrap explains the engine errors a pool user is likely to misread: a write
@@ -103,10 +118,20 @@ func (c *Conn) wrap(err error) error {
 // every statement, ROLLBACK included, while it is done. A failure is left for
 // clean to find.
 func (c *Conn) rollback() {
-	c.raw.SetInterrupt(context.Background())
-	if !c.raw.GetAutocommit() {
-		c.raw.Exec("ROLLBACK")
-	}
+	c.uninterrupted(func() {
+		if !c.raw.GetAutocommit() {
+			c.raw.Exec("ROLLBACK")
+		}
+	})
+}
+
+// uninterrupted runs fn with the interrupt cleared, then restores it: the
+// engine refuses every statement while the lease's context is done, and a
+// rollback must run anyway.
+func (c *Conn) uninterrupted(fn func()) {
+	old := c.raw.SetInterrupt(context.Background())
+	defer c.raw.SetInterrupt(old)
+	fn()
 }
 
 // clean makes c fit for the next lease: the interrupt context cleared (the
@@ -119,6 +144,7 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 	if c.raw.GetInterrupt() != context.Background() {
 		c.raw.SetInterrupt(context.Background())
 	}
+	c.cache.release()
 	for s := range c.raw.Stmts() {
 		if s.Busy() {
 			s.Reset() // its error is the statement's, already seen or not, by its user

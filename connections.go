@@ -29,6 +29,7 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config) (*Conn, er
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
 	c := &Conn{raw: raw, role: role, db: t.name}
+	c.cache.max = cfg.stmtCacheSize
 	ok := false
 	defer func() {
 		if !ok { // an error, or a panic that goes on

@@ -68,46 +68,32 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 	return &Lease{p: h.p, c: c}, nil
 }
 
-// Read runs fn on a read-only connection and releases it when fn returns or
-// panics (the panic goes on after the release).
+// Read runs fn on a read-only connection inside one read transaction, so
+// every query of fn sees the same snapshot of the database, even while the
+// writer commits meanwhile. The connection is released when fn returns or
+// panics (the panic goes on after the release). For a single query,
+// [Handle.QueryRow] and [Handle.Query] skip the transaction.
 func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 	l, err := h.Reader(ctx)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	return fn(l.c)
+	return l.c.inTx(fn)
 }
 
 // Write runs fn on the writer inside BEGIN IMMEDIATE ... COMMIT, and
 // returns nil only if the transaction committed. If fn returns an error or
 // panics, or ctx ends before COMMIT, the transaction is rolled back (and a
 // panic goes on after the rollback). fn must not end the transaction itself;
-// nest work inside it with savepoints (Conn.Raw().Savepoint()).
+// nest work inside it with [Conn.Savepoint].
 func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
 	l, err := h.Writer(ctx)
 	if err != nil {
 		return err
 	}
 	defer l.Release()
-	c := l.c
-	if err := c.raw.Exec("BEGIN IMMEDIATE"); err != nil {
-		return fmt.Errorf("sqlitepool: begin a write on %q: %w", h.p.t.name, c.wrap(err))
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			c.rollback()
-		}
-	}()
-	if err := fn(c); err != nil {
-		return err
-	}
-	if err := c.raw.Exec("COMMIT"); err != nil {
-		return fmt.Errorf("sqlitepool: commit on %q: %w", h.p.t.name, c.wrap(err))
-	}
-	committed = true
-	return nil
+	return l.c.inTx(fn)
 }
 
 // Stats returns a snapshot of the pool's figures. It works on a closed

@@ -43,14 +43,16 @@ type config struct {
 	synchronous    string
 	foreignKeys    bool
 	setup          SetupFunc
+	stmtCacheSize  int
 }
 
 func defaultConfig() config {
 	return config{
-		readers:     defaultReaders(),
-		busyTimeout: defaultBusyTimeout,
-		synchronous: "NORMAL",
-		foreignKeys: true,
+		readers:       defaultReaders(),
+		busyTimeout:   defaultBusyTimeout,
+		synchronous:   "NORMAL",
+		foreignKeys:   true,
+		stmtCacheSize: DefaultStmtCacheSize,
 	}
 }
 
@@ -152,6 +154,24 @@ func WithSetup(fn SetupFunc) Option {
 			return errors.New("WithSetup(nil): want a function")
 		}
 		c.setup = fn
+		return nil
+	}
+}
+
+// maxStmtCacheSize bounds [WithStmtCacheSize]: a prepared statement holds
+// engine memory, and a cache this large is a leak by another name.
+const maxStmtCacheSize = 10000
+
+// WithStmtCacheSize sets how many prepared statements each connection keeps
+// for [Conn.Prep], [Conn.Exec] and the query helpers, least recently used
+// first out. 0 keeps none: statements are finalized on release. The default
+// is [DefaultStmtCacheSize].
+func WithStmtCacheSize(n int) Option {
+	return func(c *config) error {
+		if n < 0 || n > maxStmtCacheSize {
+			return fmt.Errorf("WithStmtCacheSize(%d): want 0 to %d", n, maxStmtCacheSize)
+		}
+		c.stmtCacheSize = n
 		return nil
 	}
 }

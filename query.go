@@ -1,0 +1,206 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// ErrNoRows is returned by [Row.Scan] when the query returned no row.
+var ErrNoRows = errors.New("sqlitepool: no rows in result set")
+
+// Row is one row of a query: the current row while ranging over
+// [Conn.Query] or [Handle.Query], or the single row of [Conn.QueryRow] and
+// [Handle.QueryRow], which Scan reads.
+type Row struct {
+	c      *Conn
+	stmt   *sqlite3.Stmt
+	err    error
+	single bool // QueryRow: Scan steps, then resets
+
+	// Handle.QueryRow: Scan leases a reader and runs the query on it.
+	h    *Handle
+	ctx  context.Context
+	sql  string
+	args []any
+}
+
+// Stmt returns the statement positioned on the row, for the engine's
+// column accessors. It is valid only until the iteration moves on.
+func (r *Row) Stmt() *sqlite3.Stmt { return r.stmt }
+
+// Scan copies the row's columns into dest, one pointer per column:
+// *int, *int64, *int32, *float64, *string, *[]byte (a copy), *bool,
+// *time.Time, *any (nil, int64, float64, string or []byte as stored) or nil
+// to skip a column. NULL reads as the zero value; scan into *any to tell it
+// apart. From QueryRow, Scan returns [ErrNoRows] when there is no row.
+func (r *Row) Scan(dest ...any) error {
+	switch {
+	case r.err != nil:
+		return r.err
+	case r.h != nil:
+		l, err := r.h.Reader(r.ctx)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+		return l.c.QueryRow(r.sql, r.args...).Scan(dest...)
+	case !r.single:
+		return scanRow(r.c, r.stmt, dest)
+	}
+	defer r.stmt.Reset()
+	if !r.stmt.Step() {
+		if err := r.stmt.Err(); err != nil {
+			return r.c.wrap(err)
+		}
+		return fmt.Errorf("%w: %q", ErrNoRows, r.c.db)
+	}
+	return scanRow(r.c, r.stmt, dest)
+}
+
+// QueryRow runs a query expected to return at most one row; Scan reads it.
+// Errors are deferred to Scan.
+func (c *Conn) QueryRow(sql string, args ...any) *Row {
+	stmt, err := c.query(sql, args)
+	return &Row{c: c, stmt: stmt, err: err, single: true}
+}
+
+// Query runs a query and ranges over its rows:
+//
+//	for row, err := range c.Query("SELECT id, name FROM users WHERE age > ?", 18) {
+//		if err != nil {
+//			return err
+//		}
+//		var id int64
+//		var name string
+//		if err := row.Scan(&id, &name); err != nil {
+//			return err
+//		}
+//	}
+//
+// An error ends the iteration after it is yielded; breaking out early
+// resets the statement.
+func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
+	return func(yield func(*Row, error) bool) {
+		stmt, err := c.query(sql, args)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer stmt.Reset()
+		row := &Row{c: c, stmt: stmt}
+		for stmt.Step() {
+			if !yield(row, nil) {
+				return
+			}
+		}
+		if err := stmt.Err(); err != nil {
+			yield(nil, c.wrap(err))
+		}
+	}
+}
+
+// query prepares sql through the cache and binds args. A cached statement
+// that is still running (the same query nested in its own iteration) is
+// not reused: the nested one gets a statement of its own, finalized on
+// release.
+func (c *Conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
+	stmt, err := c.Prep(sql)
+	if err != nil {
+		return nil, err
+	}
+	if stmt.Busy() {
+		if stmt, _, err = c.raw.Prepare(sql); err != nil {
+			return nil, c.wrap(err)
+		}
+		c.cache.adopt(stmt)
+	}
+	if err := bindArgs(stmt, args); err != nil {
+		return nil, fmt.Errorf("query on %q: %w", c.db, err)
+	}
+	return stmt, nil
+}
+
+func scanRow(c *Conn, stmt *sqlite3.Stmt, dest []any) error {
+	if n := stmt.ColumnCount(); n != len(dest) {
+		return fmt.Errorf("%w: Scan on %q: %d destinations for %d columns", ErrInvalidArgument, c.db, len(dest), n)
+	}
+	for i, d := range dest {
+		switch d := d.(type) {
+		case nil:
+		case *int:
+			*d = stmt.ColumnInt(i)
+		case *int64:
+			*d = stmt.ColumnInt64(i)
+		case *int32:
+			*d = int32(stmt.ColumnInt64(i))
+		case *float64:
+			*d = stmt.ColumnFloat(i)
+		case *string:
+			*d = stmt.ColumnText(i)
+		case *[]byte:
+			*d = stmt.ColumnBlob(i, (*d)[:0])
+		case *bool:
+			*d = stmt.ColumnBool(i)
+		case *time.Time:
+			if stmt.ColumnType(i) == sqlite3.NULL {
+				*d = time.Time{}
+			} else {
+				*d = stmt.ColumnTime(i, sqlite3.TimeFormatDefault)
+			}
+		case *any:
+			*d = columnValue(stmt, i)
+		default:
+			return fmt.Errorf("%w: Scan on %q: destination %d has type %T", ErrInvalidArgument, c.db, i+1, d)
+		}
+	}
+	return nil
+}
+
+func columnValue(stmt *sqlite3.Stmt, i int) any {
+	switch stmt.ColumnType(i) {
+	case sqlite3.INTEGER:
+		return stmt.ColumnInt64(i)
+	case sqlite3.FLOAT:
+		return stmt.ColumnFloat(i)
+	case sqlite3.TEXT:
+		return stmt.ColumnText(i)
+	case sqlite3.BLOB:
+		return stmt.ColumnBlob(i, nil)
+	}
+	return nil
+}
+
+// Exec runs sql on the writer in a transaction of its own (as [Handle.Write]
+// does) and returns once it committed.
+func (h *Handle) Exec(ctx context.Context, sql string, args ...any) error {
+	return h.Write(ctx, func(c *Conn) error { return c.Exec(sql, args...) })
+}
+
+// QueryRow runs a one-row query on a reader when Scan is called, and
+// releases the reader before Scan returns.
+func (h *Handle) QueryRow(ctx context.Context, sql string, args ...any) *Row {
+	return &Row{h: h, ctx: ctx, sql: sql, args: args}
+}
+
+// Query runs a query on a reader leased for the iteration, released when it
+// ends (or the loop breaks).
+func (h *Handle) Query(ctx context.Context, sql string, args ...any) iter.Seq2[*Row, error] {
+	return func(yield func(*Row, error) bool) {
+		l, err := h.Reader(ctx)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer l.Release()
+		for row, err := range l.c.Query(sql, args...) {
+			if !yield(row, err) {
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,175 @@
+package sqlitepool
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// DefaultStmtCacheSize is how many prepared statements each connection keeps
+// unless [WithStmtCacheSize] says otherwise.
+const DefaultStmtCacheSize = 64
+
+// stmtCache keeps a connection's prepared statements by SQL text, least
+// recently used first out. Statements a lease used are tracked so that
+// release resets them and clears their bindings; they are never evicted
+// while the lease may still hold them.
+type stmtCache struct {
+	max        int
+	byText     map[string]*cachedStmt
+	head, tail *cachedStmt     // most and least recently used
+	used       []*cachedStmt   // used by the current lease
+	adopted    []*sqlite3.Stmt // prepared outside the cache for the lease
+}
+
+type cachedStmt struct {
+	sql        string
+	stmt       *sqlite3.Stmt // nil for an empty SQL text or a script
+	script     bool          // the SQL holds several statements: Exec runs it whole
+	prev, next *cachedStmt
+	inUse      bool // listed in stmtCache.used
+}
+
+// Prep returns a prepared statement for sql from the connection's cache,
+// preparing it (with SQLITE_PREPARE_PERSISTENT) on first use. The statement
+// belongs to the cache: do not Close it, and do not keep it past the lease.
+// On release it is reset and its bindings cleared. sql must hold exactly one
+// statement.
+func (c *Conn) Prep(sql string) (*sqlite3.Stmt, error) {
+	e, err := c.prep(sql)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case e.script:
+		return nil, fmt.Errorf("%w: Prep on %q: the SQL holds more than one statement; use Exec for scripts", ErrInvalidArgument, c.db)
+	case e.stmt == nil:
+		return nil, fmt.Errorf("%w: Prep on %q: the SQL holds no statement", ErrInvalidArgument, c.db)
+	}
+	return e.stmt, nil
+}
+
+// prep finds or prepares sql, marks it used by the lease and moves it to
+// the front. A multi-statement script is cached as an entry without stmt so
+// that Exec does not parse it twice to learn that.
+func (c *Conn) prep(sql string) (*cachedStmt, error) {
+	k := &c.cache
+	e := k.byText[sql]
+	if e == nil {
+		stmt, tail, err := c.raw.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
+		if err != nil {
+			return nil, c.wrap(err)
+		}
+		e = &cachedStmt{sql: sql, stmt: stmt}
+		// The rest is not prepared: a later statement of a script may
+		// depend on an earlier one (CREATE TABLE t ...; INSERT INTO t ...).
+		if stmt != nil && !onlyTrivia(tail) {
+			stmt.Close()
+			e.stmt, e.script = nil, true
+		}
+		if k.byText == nil {
+			k.byText = make(map[string]*cachedStmt)
+		}
+		k.byText[sql] = e
+	} else {
+		k.unlink(e)
+	}
+	k.pushFront(e)
+	if !e.inUse && e.stmt != nil {
+		e.inUse = true
+		k.used = append(k.used, e)
+	}
+	k.trim()
+	return e, nil
+}
+
+// release resets the statements the lease used, clears their bindings,
+// and trims the cache to its size.
+func (k *stmtCache) release() {
+	for i, e := range k.used {
+		e.stmt.Reset() // the statement's error, if any, was its user's to see
+		e.stmt.ClearBindings()
+		e.inUse = false
+		k.used[i] = nil
+	}
+	k.used = k.used[:0]
+	for i, s := range k.adopted {
+		s.Close()
+		k.adopted[i] = nil
+	}
+	k.adopted = k.adopted[:0]
+	k.trim()
+}
+
+// adopt tracks a statement prepared outside the cache for the lease, so
+// that release finalizes it.
+func (k *stmtCache) adopt(stmt *sqlite3.Stmt) {
+	k.adopted = append(k.adopted, stmt)
+}
+
+// trim finalizes least recently used statements beyond max, skipping those
+// the lease may still hold.
+func (k *stmtCache) trim() {
+	for e := k.tail; len(k.byText) > k.max && e != nil; {
+		prev := e.prev
+		if !e.inUse {
+			k.unlink(e)
+			delete(k.byText, e.sql)
+			if e.stmt != nil {
+				e.stmt.Close()
+			}
+		}
+		e = prev
+	}
+}
+
+func (k *stmtCache) pushFront(e *cachedStmt) {
+	e.prev, e.next = nil, k.head
+	if k.head != nil {
+		k.head.prev = e
+	} else {
+		k.tail = e
+	}
+	k.head = e
+}
+
+func (k *stmtCache) unlink(e *cachedStmt) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		k.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		k.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
+
+// onlyTrivia reports whether s holds no SQL: only blanks, semicolons and
+// comments.
+func onlyTrivia(s string) bool {
+	for s != "" {
+		switch {
+		case s[0] == ';' || s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[0] == '\r' || s[0] == '\f':
+			s = s[1:]
+		case strings.HasPrefix(s, "--"):
+			i := strings.IndexByte(s, '\n')
+			if i < 0 {
+				return true
+			}
+			s = s[i+1:]
+		case strings.HasPrefix(s, "/*"):
+			i := strings.Index(s[2:], "*/")
+			if i < 0 {
+				return true // SQLite ends an unterminated comment at the end
+			}
+			s = s[i+4:]
+		default:
+			return false
+		}
+	}
+	return true
+}

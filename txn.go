@@ -1,0 +1,98 @@
+package sqlitepool
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Tx is a transaction begun with [Conn.Begin] on a leased connection. End
+// it with a deferred [Tx.End]:
+//
+//	tx, err := c.Begin()
+//	if err != nil {
+//		return err
+//	}
+//	defer tx.End(&err)
+type Tx struct {
+	c *Conn
+}
+
+// Begin starts a transaction: BEGIN IMMEDIATE on the writer (the write lock
+// is taken at once, so the transaction cannot fail halfway with
+// SQLITE_BUSY), a deferred BEGIN on a reader (its first read pins the
+// snapshot every later statement of the transaction sees).
+func (c *Conn) Begin() (Tx, error) {
+	sql := "BEGIN"
+	if c.role == RoleWriter {
+		sql = "BEGIN IMMEDIATE"
+	}
+	if err := c.execCached(sql); err != nil {
+		return Tx{}, fmt.Errorf("sqlitepool: begin on %q: %w", c.db, err)
+	}
+	return Tx{c}, nil
+}
+
+// End commits the transaction if *errp is nil and no panic is under way,
+// and rolls it back otherwise; a failed COMMIT is stored in *errp and rolled
+// back. A panic goes on after the rollback. Call End only with defer.
+func (tx Tx) End(errp *error) {
+	v := recover()
+	if v == nil && *errp == nil {
+		err := tx.c.execCached("COMMIT")
+		if err == nil {
+			return
+		}
+		*errp = fmt.Errorf("sqlitepool: commit on %q: %w", tx.c.db, err)
+	}
+	tx.c.rollback()
+	if v != nil {
+		panic(v)
+	}
+}
+
+// Savepoint runs fn inside a savepoint, nested in the current transaction:
+// if fn returns an error or panics, only fn's work is rolled back, and the
+// error (or panic) goes on; otherwise fn's work joins the transaction. This
+// is how to nest Write-style work inside [Handle.Write]. Outside a
+// transaction, the savepoint is a transaction of its own (a deferred one).
+func (c *Conn) Savepoint(fn func(*Conn) error) (err error) {
+	c.savepoints++
+	defer func() { c.savepoints-- }()
+	name := "sqlitepool_" + strconv.Itoa(c.savepoints)
+	if err := c.raw.Exec("SAVEPOINT " + name); err != nil {
+		return fmt.Errorf("sqlitepool: savepoint on %q: %w", c.db, c.wrap(err))
+	}
+	released := false
+	defer func() {
+		if !released {
+			c.uninterrupted(func() { c.raw.Exec("ROLLBACK TO " + name + "; RELEASE " + name) })
+		}
+	}()
+	if err := fn(c); err != nil {
+		return err
+	}
+	if err := c.raw.Exec("RELEASE " + name); err != nil {
+		return fmt.Errorf("sqlitepool: release savepoint on %q: %w", c.db, c.wrap(err))
+	}
+	released = true
+	return nil
+}
+
+// inTx runs fn in a transaction of c's role: Handle.Write and Handle.Read.
+func (c *Conn) inTx(fn func(*Conn) error) (err error) {
+	tx, err := c.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.End(&err)
+	return fn(c)
+}
+
+// execCached runs a statement without arguments through the cache.
+func (c *Conn) execCached(sql string) error {
+	e, err := c.prep(sql)
+	if err != nil {
+		return err
+	}
+	return c.wrap(e.stmt.Exec())
+}
