@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // BenchmarkAcquireRelease measures the pool's own cost: a lease taken and
@@ -46,4 +48,160 @@ func BenchmarkAcquireRelease(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchDB makes a database of 10,000 rows for point reads.
+func benchDB(b *testing.B) string {
+	b.Helper()
+	path := tempDB(b)
+	h, err := Open(path, func(ctx context.Context, c *Conn) error {
+		if err := c.Exec("CREATE TABLE users(id INTEGER PRIMARY KEY, name TEXT, age INT)"); err != nil {
+			return err
+		}
+		return c.Exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 10000) INSERT INTO users SELECT i, 'user' || i, i % 90 FROM n")
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := h.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+const pointRead = "SELECT name FROM users WHERE id = ?"
+
+// BenchmarkPointRead compares one point read by primary key on a raw
+// engine connection held by one goroutine (the floor) with the same read
+// through the pool.
+func BenchmarkPointRead(b *testing.B) {
+	path := benchDB(b)
+	ctx := context.Background()
+
+	b.Run("raw-conn", func(b *testing.B) {
+		raw, err := sqlite3.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer raw.Close()
+		stmt, _, err := raw.PrepareFlags(pointRead, sqlite3.PREPARE_PERSISTENT)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			stmt.BindInt(1, i%10000+1)
+			if !stmt.Step() {
+				b.Fatal(stmt.Err())
+			}
+			_ = stmt.ColumnRawText(0)
+			stmt.Reset()
+		}
+	})
+
+	h := openT(b, path, nil)
+	b.Run("pool-Read-Prep", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			err := h.Read(ctx, func(c *Conn) error {
+				stmt, err := c.Prep(pointRead)
+				if err != nil {
+					return err
+				}
+				stmt.BindInt(1, i%10000+1)
+				if !stmt.Step() {
+					return stmt.Err()
+				}
+				_ = stmt.ColumnRawText(0)
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("pool-Reader-Prep", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			l, err := h.Reader(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stmt, err := l.Conn().Prep(pointRead)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stmt.BindInt(1, i%10000+1)
+			if !stmt.Step() {
+				b.Fatal(stmt.Err())
+			}
+			_ = stmt.ColumnRawText(0)
+			l.Release()
+		}
+	})
+	b.Run("pool-QueryRow", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		var name string
+		for b.Loop() {
+			i++
+			if err := h.QueryRow(ctx, pointRead, i%10000+1).Scan(&name); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkWrite compares a single-row insert in its own transaction on a
+// raw connection with the same through Handle.Write.
+func BenchmarkWrite(b *testing.B) {
+	path := benchDB(b)
+	ctx := context.Background()
+	const insert = "INSERT INTO users(name, age) VALUES (?, ?)"
+	b.Run("raw-conn", func(b *testing.B) {
+		raw, err := sqlite3.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer raw.Close()
+		if err := raw.Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"); err != nil {
+			b.Fatal(err)
+		}
+		stmt, _, err := raw.PrepareFlags(insert, sqlite3.PREPARE_PERSISTENT)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		b.ReportAllocs()
+		for b.Loop() {
+			tx, err := raw.BeginImmediate()
+			if err != nil {
+				b.Fatal(err)
+			}
+			stmt.BindText(1, "new")
+			stmt.BindInt(2, 30)
+			err = stmt.Exec()
+			tx.End(&err)
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	h := openT(b, path, nil)
+	b.Run("pool-Write", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			err := h.Write(ctx, func(c *Conn) error { return c.Exec(insert, "new", 30) })
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

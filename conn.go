@@ -145,6 +145,11 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 		c.raw.SetInterrupt(context.Background())
 	}
 	c.cache.release()
+	// The common case: nothing else was left open. Only otherwise look for
+	// the user's own statements still running, and roll back.
+	if c.raw.GetAutocommit() && c.raw.TxnState("") == sqlite3.TXN_NONE {
+		return false, nil
+	}
 	for s := range c.raw.Stmts() {
 		if s.Busy() {
 			s.Reset() // its error is the statement's, already seen or not, by its user

@@ -27,6 +27,7 @@ type cachedStmt struct {
 	sql        string
 	stmt       *sqlite3.Stmt // nil for an empty SQL text or a script
 	script     bool          // the SQL holds several statements: Exec runs it whole
+	params     bool          // the statement has parameters, so bindings to clear
 	prev, next *cachedStmt
 	inUse      bool // listed in stmtCache.used
 }
@@ -61,7 +62,7 @@ func (c *Conn) prep(sql string) (*cachedStmt, error) {
 		if err != nil {
 			return nil, c.wrap(err)
 		}
-		e = &cachedStmt{sql: sql, stmt: stmt}
+		e = &cachedStmt{sql: sql, stmt: stmt, params: stmt != nil && stmt.BindCount() > 0}
 		// The rest is not prepared: a later statement of a script may
 		// depend on an earlier one (CREATE TABLE t ...; INSERT INTO t ...).
 		if stmt != nil && !onlyTrivia(tail) {
@@ -89,7 +90,9 @@ func (c *Conn) prep(sql string) (*cachedStmt, error) {
 func (k *stmtCache) release() {
 	for i, e := range k.used {
 		e.stmt.Reset() // the statement's error, if any, was its user's to see
-		e.stmt.ClearBindings()
+		if e.params {
+			e.stmt.ClearBindings()
+		}
 		e.inUse = false
 		k.used[i] = nil
 	}
