@@ -102,6 +102,40 @@ func BenchmarkPointRead(b *testing.B) {
 		}
 	})
 
+	// The same read in a read transaction, as Read runs it: the difference
+	// from pool-Read-Prep is the pool's own cost.
+	b.Run("raw-conn-tx", func(b *testing.B) {
+		raw, err := sqlite3.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer raw.Close()
+		stmt, _, err := raw.PrepareFlags(pointRead, sqlite3.PREPARE_PERSISTENT)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stmt.Close()
+		begin, _, _ := raw.PrepareFlags("BEGIN", sqlite3.PREPARE_PERSISTENT)
+		defer begin.Close()
+		commit, _, _ := raw.PrepareFlags("COMMIT", sqlite3.PREPARE_PERSISTENT)
+		defer commit.Close()
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			begin.Exec()
+			stmt.BindInt(1, i%10000+1)
+			if !stmt.Step() {
+				b.Fatal(stmt.Err())
+			}
+			_ = stmt.ColumnRawText(0)
+			stmt.Reset()
+			if err := commit.Exec(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
 	h := openT(b, path, nil)
 	b.Run("pool-Read-Prep", func(b *testing.B) {
 		b.ReportAllocs()

@@ -41,6 +41,10 @@ type Conn struct {
 
 	cache      stmtCache // prepared statements; see Prep
 	savepoints int       // nesting depth of Savepoint, for unique names
+
+	// begin and commit run every Read and Write: prepared once, kept out
+	// of the cache (no lookup, no eviction, nothing to reset on release).
+	begin, commit *sqlite3.Stmt
 }
 
 // Raw returns the engine's connection, for everything this package does not

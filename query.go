@@ -15,58 +15,65 @@ var ErrNoRows = errors.New("sqlitepool: no rows in result set")
 
 // Row is one row of a query: the current row while ranging over
 // [Conn.Query] or [Handle.Query], or the single row of [Conn.QueryRow] and
-// [Handle.QueryRow], which Scan reads.
+// [Handle.QueryRow], which Scan runs the query for.
 type Row struct {
-	c      *Conn
-	stmt   *sqlite3.Stmt
-	err    error
-	single bool // QueryRow: Scan steps, then resets
+	c    *Conn
+	stmt *sqlite3.Stmt // while ranging: the statement positioned on the row
 
-	// Handle.QueryRow: Scan leases a reader and runs the query on it.
+	// QueryRow: Scan runs sql with args; on a handle, on a reader leased
+	// for the Scan.
 	h    *Handle
 	ctx  context.Context
 	sql  string
 	args []any
 }
 
-// Stmt returns the statement positioned on the row, for the engine's
-// column accessors. It is valid only until the iteration moves on.
+// Stmt returns the statement positioned on the row while ranging over a
+// query, for the engine's column accessors; it is valid only until the
+// iteration moves on. It is nil for a QueryRow.
 func (r *Row) Stmt() *sqlite3.Stmt { return r.stmt }
 
 // Scan copies the row's columns into dest, one pointer per column:
 // *int, *int64, *int32, *float64, *string, *[]byte (a copy), *bool,
 // *time.Time, *any (nil, int64, float64, string or []byte as stored) or nil
 // to skip a column. NULL reads as the zero value; scan into *any to tell it
-// apart. From QueryRow, Scan returns [ErrNoRows] when there is no row.
+// apart. For QueryRow, Scan runs the query and returns [ErrNoRows] when it
+// returned no row.
 func (r *Row) Scan(dest ...any) error {
 	switch {
-	case r.err != nil:
-		return r.err
+	case r.stmt != nil:
+		return scanRow(r.c, r.stmt, dest)
 	case r.h != nil:
 		l, err := r.h.Reader(r.ctx)
 		if err != nil {
 			return err
 		}
 		defer l.Release()
-		return l.c.QueryRow(r.sql, r.args...).Scan(dest...)
-	case !r.single:
-		return scanRow(r.c, r.stmt, dest)
+		return l.c.scanOne(r.sql, r.args, dest)
 	}
-	defer r.stmt.Reset()
-	if !r.stmt.Step() {
-		if err := r.stmt.Err(); err != nil {
-			return r.c.wrap(err)
-		}
-		return fmt.Errorf("%w: %q", ErrNoRows, r.c.db)
-	}
-	return scanRow(r.c, r.stmt, dest)
+	return r.c.scanOne(r.sql, r.args, dest)
 }
 
-// QueryRow runs a query expected to return at most one row; Scan reads it.
-// Errors are deferred to Scan.
-func (c *Conn) QueryRow(sql string, args ...any) *Row {
+// scanOne runs a query and scans its first row.
+func (c *Conn) scanOne(sql string, args, dest []any) error {
 	stmt, err := c.query(sql, args)
-	return &Row{c: c, stmt: stmt, err: err, single: true}
+	if err != nil {
+		return err
+	}
+	defer stmt.Reset()
+	if !stmt.Step() {
+		if err := stmt.Err(); err != nil {
+			return c.wrap(err)
+		}
+		return fmt.Errorf("%w: %q", ErrNoRows, c.db)
+	}
+	return scanRow(c, stmt, dest)
+}
+
+// QueryRow prepares a query expected to return at most one row; Scan runs
+// it and reads the row.
+func (c *Conn) QueryRow(sql string, args ...any) *Row {
+	return &Row{c: c, sql: sql, args: args}
 }
 
 // Query runs a query and ranges over its rows:

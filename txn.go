@@ -3,6 +3,8 @@ package sqlitepool
 import (
 	"fmt"
 	"strconv"
+
+	"github.com/ncruces/go-sqlite3"
 )
 
 // Tx is a transaction begun with [Conn.Begin] on a leased connection. End
@@ -26,7 +28,7 @@ func (c *Conn) Begin() (Tx, error) {
 	if c.role == RoleWriter {
 		sql = "BEGIN IMMEDIATE"
 	}
-	if err := c.execCached(sql); err != nil {
+	if err := c.execOwn(&c.begin, sql); err != nil {
 		return Tx{}, fmt.Errorf("sqlitepool: begin on %q: %w", c.db, err)
 	}
 	return Tx{c}, nil
@@ -38,7 +40,7 @@ func (c *Conn) Begin() (Tx, error) {
 func (tx Tx) End(errp *error) {
 	v := recover()
 	if v == nil && *errp == nil {
-		err := tx.c.execCached("COMMIT")
+		err := tx.c.execOwn(&tx.c.commit, "COMMIT")
 		if err == nil {
 			return
 		}
@@ -88,11 +90,15 @@ func (c *Conn) inTx(fn func(*Conn) error) (err error) {
 	return fn(c)
 }
 
-// execCached runs a statement without arguments through the cache.
-func (c *Conn) execCached(sql string) error {
-	e, err := c.prep(sql)
-	if err != nil {
-		return err
+// execOwn runs one of the connection's own statements, preparing it on
+// first use.
+func (c *Conn) execOwn(stmt **sqlite3.Stmt, sql string) error {
+	if *stmt == nil {
+		s, _, err := c.raw.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
+		if err != nil {
+			return c.wrap(err)
+		}
+		*stmt = s
 	}
-	return c.wrap(e.stmt.Exec())
+	return c.wrap((*stmt).Exec())
 }
