@@ -50,28 +50,13 @@ const totalsSQL = `SELECT
 // totals agree, as they must if every order was written atomically.
 func (r *Reports) Totals(ctx context.Context) (Totals, error) {
 	var t Totals
-	err := r.h.Read(ctx, func(c *sqlitepool.Conn) error {
-		// There are no query helpers yet: prepare on the engine's
-		// connection, and close the statement before the lease goes back.
-		stmt, _, err := c.Raw().Prepare(totalsSQL)
-		if err != nil {
-			return err
-		}
-		// Close can only repeat the error of Step, checked here.
-		defer stmt.Close()
-		if !stmt.Step() {
-			if err := stmt.Err(); err != nil {
-				return err
-			}
-			return errors.New("no row")
-		}
-		t = Totals{Orders: stmt.ColumnInt64(0), Cents: stmt.ColumnInt64(1)}
-		if n, cents := stmt.ColumnInt64(2), stmt.ColumnInt64(3); n != t.Orders || cents != t.Cents {
-			return fmt.Errorf("torn read: %d orders of %d cents, but the customers' totals say %d of %d",
-				t.Orders, t.Cents, n, cents)
-		}
-		return nil
-	})
+	// One query on a reader, which then goes straight back to the pool.
+	var n, cents int64
+	err := r.h.QueryRow(ctx, totalsSQL).Scan(&t.Orders, &t.Cents, &n, &cents)
+	if err == nil && (n != t.Orders || cents != t.Cents) {
+		err = fmt.Errorf("torn read: %d orders of %d cents, but the customers' totals say %d of %d",
+			t.Orders, t.Cents, n, cents)
+	}
 	if err != nil {
 		return Totals{}, fmt.Errorf("reports: totals: %w", err)
 	}

@@ -5,7 +5,6 @@ package schema
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/sqlitepool/sqlitepool"
@@ -34,7 +33,7 @@ func Init(ctx context.Context, c *sqlitepool.Conn) (err error) {
 	// The pool calls Init outside a transaction. Taking the write lock before
 	// reading the version keeps another process that opens the same file
 	// from running the same migration twice.
-	tx, err := c.Raw().BeginImmediate()
+	tx, err := c.Begin() // BEGIN IMMEDIATE: init runs on the writer
 	if err != nil {
 		return fmt.Errorf("schema: %w", err)
 	}
@@ -58,18 +57,7 @@ func Init(ctx context.Context, c *sqlitepool.Conn) (err error) {
 	return c.Exec(fmt.Sprintf("PRAGMA user_version = %d", v))
 }
 
-func userVersion(c *sqlitepool.Conn) (int, error) {
-	stmt, _, err := c.Raw().Prepare("PRAGMA user_version")
-	if err != nil {
-		return 0, err
-	}
-	// Close can only repeat the error of Step, checked here.
-	defer stmt.Close()
-	if !stmt.Step() {
-		if err := stmt.Err(); err != nil {
-			return 0, err
-		}
-		return 0, errors.New("PRAGMA user_version returned no row")
-	}
-	return stmt.ColumnInt(0), nil
+func userVersion(c *sqlitepool.Conn) (v int, err error) {
+	err = c.QueryRow("PRAGMA user_version").Scan(&v)
+	return v, err
 }
