@@ -33,6 +33,17 @@
 // counted in [Stats]). A connection that cannot be cleaned is closed and
 // replaced, never handed out again.
 //
+// # Queries and transactions
+//
+// Each connection caches its prepared statements ([Conn.Prep]); [Conn.Exec],
+// [Conn.QueryRow] and [Conn.Query] (an iterator over rows) go through that
+// cache, with arguments bound in order or by name ([Named]).
+// [Handle.Exec], [Handle.QueryRow] and [Handle.Query] run one statement
+// without a closure. [Handle.Read] runs fn in one read transaction, so all
+// of fn sees one snapshot; [Conn.Savepoint] nests work inside a Write, and
+// [Conn.Begin] with a deferred [Tx.End] manages a transaction on a lease
+// held by hand.
+//
 // # Connections
 //
 // Every connection is opened with WAL, synchronous=NORMAL, a busy timeout and

@@ -42,6 +42,13 @@ var (
 	// ErrInvalidArgument is returned for a statement argument of an
 	// unsupported type or a wrong number of arguments; nothing ran.
 	ErrInvalidArgument = errors.New("sqlitepool: invalid argument")
+
+	// ErrReentrant is returned at once, instead of waiting forever, when a
+	// context that holds a lease of the pool (see [Conn.Context]) asks for
+	// a lease it can never get while it holds that one: the writer again
+	// inside [Handle.Write], anything inside [Handle.Exclusive], an
+	// Exclusive inside Read or Write, or more readers than the pool has.
+	ErrReentrant = errors.New("sqlitepool: reentrant lease would deadlock; use the connection already held")
 )
 
 // PanicError is the error a recovered panic becomes where the panic cannot

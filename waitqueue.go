@@ -11,7 +11,12 @@ type grant struct {
 type waiter struct {
 	ch         chan grant // buffered: the granter never blocks
 	prev, next *waiter
-	queued     bool
+	q          *waitQueue // the queue w is in; nil once granted
+
+	// Waiters of the Exclusive gate (exclusive.go): the role an acquire
+	// waits for, or the Exclusive call.
+	s *slots
+	x *exclusive
 }
 
 // waitQueue is a FIFO of waiters, a doubly linked list so that a waiter that
@@ -25,7 +30,14 @@ type waitQueue struct {
 func (q *waitQueue) len() int { return q.n }
 
 func (q *waitQueue) push() *waiter {
-	w := &waiter{ch: make(chan grant, 1), prev: q.tail, queued: true}
+	w := &waiter{ch: make(chan grant, 1)}
+	q.pushWaiter(w)
+	return w
+}
+
+// pushWaiter queues w, which is in no queue, last.
+func (q *waitQueue) pushWaiter(w *waiter) {
+	w.prev, w.q = q.tail, q
 	if q.tail == nil {
 		q.head = w
 	} else {
