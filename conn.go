@@ -45,6 +45,13 @@ type Conn struct {
 	// begin and commit run every Read and Write: prepared once, kept out
 	// of the cache (no lookup, no eviction, nothing to reset on release).
 	begin, commit *sqlite3.Stmt
+
+	// The current lease, for Context (lease_context.go): its pool and
+	// acquiring context, nil while idle, and the marked context, made on
+	// demand.
+	pool *pool
+	ctx  context.Context
+	mark *leaseMark
 }
 
 // Raw returns the engine's connection, for everything this package does not

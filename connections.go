@@ -39,10 +39,12 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config) (*Conn, er
 	// ctx bounds the set-up too (pragmas, the user's hook); the caller sets
 	// the interrupt of the lease afterwards.
 	setInterrupt(c, ctx)
-	err = c.configure(ctx, t, cfg)
+	// Wrap before clearing the interrupt: wrap adds the context's error to
+	// an INTERRUPT only while the context is still set.
+	err = c.wrap(c.configure(ctx, t, cfg))
 	raw.SetInterrupt(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, c.wrap(err))
+		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, err)
 	}
 	ok = true
 	return c, nil

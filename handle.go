@@ -44,6 +44,10 @@ func (h *Handle) errClosed() error {
 // configured readers are open, or waiting in FIFO order for one to be
 // released. While the lease is held, ctx also interrupts the statements run
 // on the connection. Release the lease when done.
+//
+// A context from [Conn.Context] inside [Handle.Exclusive], or one that
+// already holds as many readers as the pool has, gets an error matching
+// [ErrReentrant] at once; holding the writer or fewer readers is fine.
 func (h *Handle) Reader(ctx context.Context) (*Lease, error) {
 	return h.lease(ctx, &h.p.readers)
 }
@@ -53,6 +57,12 @@ func (h *Handle) Reader(ctx context.Context) (*Lease, error) {
 // statements run on the connection. The lease starts outside any
 // transaction: begin with BEGIN IMMEDIATE (as [Handle.Write] does) so the
 // write lock is taken at once. Release the lease when done.
+//
+// A context that holds the writer (from [Lease.Context] or [Conn.Context]
+// of the writer) gets an error matching [ErrReentrant] at once instead of
+// waiting for itself forever; so does one inside [Handle.Exclusive]. Asking
+// for the writer while holding a reader is fine, with the reader's
+// Context: then a pending Exclusive does not hold the request back.
 func (h *Handle) Writer(ctx context.Context) (*Lease, error) {
 	return h.lease(ctx, &h.p.writer)
 }
@@ -61,10 +71,14 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 	if h.closed.Load() {
 		return nil, h.errClosed()
 	}
+	if err := h.p.checkReentry(ctx, s); err != nil {
+		return nil, err
+	}
 	c, err := h.p.acquire(ctx, s)
 	if err != nil {
 		return nil, err
 	}
+	c.pool, c.ctx = h.p, ctx
 	return &Lease{p: h.p, c: c}, nil
 }
 
@@ -87,6 +101,12 @@ func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 // panics, or ctx ends before COMMIT, the transaction is rolled back (and a
 // panic goes on after the rollback). fn must not end the transaction itself;
 // nest work inside it with [Conn.Savepoint].
+//
+// Inside fn, pass c.Context() to nested calls on the same pool (see
+// [Conn.Context]): a nested Write or Writer then fails at once with
+// [ErrReentrant] instead of deadlocking, and a nested Read is served even
+// while an [Handle.Exclusive] waits. A nested call given another context
+// cannot be told apart from another goroutine's, and waits.
 func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
 	l, err := h.Writer(ctx)
 	if err != nil {

@@ -105,10 +105,11 @@ func WithBusyTimeout(d time.Duration) Option {
 	}
 }
 
-// WithAcquireTimeout bounds how long Reader, Writer, Read and Write wait for
-// a connection when their context has no deadline. Such a timeout returns an
-// error matching both [ErrAcquireTimeout] and [context.DeadlineExceeded]. The
-// default, 0, waits as long as the context allows.
+// WithAcquireTimeout bounds how long Reader, Writer, Read, Write and
+// Exclusive wait for connections when their context has no deadline. Such a
+// timeout returns an error matching both [ErrAcquireTimeout] and
+// [context.DeadlineExceeded]. The default, 0, waits as long as the context
+// allows.
 func WithAcquireTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

@@ -24,6 +24,7 @@ type pool struct {
 	drained chan struct{} // made by close; closed when no connection is in use
 	writer  slots
 	readers slots
+	gate    gate // Exclusive, and the acquires queued behind it
 
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
@@ -131,6 +132,15 @@ func (p *pool) acquire(ctx context.Context, s *slots) (*Conn, error) {
 		p.mu.Unlock()
 		return nil, p.waitError(s, err)
 	}
+	if p.gate.cur != nil {
+		p.mu.Unlock()
+		return p.acquireGated(ctx, s)
+	}
+	return p.acquireLocked(ctx, s)
+}
+
+// acquireLocked is acquire past its checks, with p.mu held; it unlocks.
+func (p *pool) acquireLocked(ctx context.Context, s *slots) (*Conn, error) {
 	s.count.acquires++
 	if n := len(s.idle); n > 0 {
 		c := s.idle[n-1]
@@ -191,7 +201,7 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 		return p.take(ctx, s, g)
 	}
 	p.countEndLocked(s, err)
-	if !granted && !s.waiters.remove(w) {
+	if !granted && !w.leave() {
 		// Granted while we gave up: the grant is in the buffered channel.
 		g, granted = <-w.ch, true
 	}
@@ -252,6 +262,7 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
 // while cleaning), it is closed, and its slot goes to a waiter that will
 // open a new one.
 func (p *pool) release(c *Conn) {
+	c.endLease()
 	s := p.slotsFor(c.role)
 	done := false
 	defer func() {
@@ -315,6 +326,9 @@ func (p *pool) dropSlotLocked(s *slots) {
 }
 
 func (p *pool) checkDrainedLocked() {
+	if p.gate.cur != nil {
+		p.grantExclusiveLocked()
+	}
 	if p.drained != nil && p.writer.inUse == 0 && p.readers.inUse == 0 {
 		close(p.drained)
 		p.drained = nil
@@ -344,6 +358,7 @@ func (p *pool) closedError() error {
 func (p *pool) close() error {
 	p.mu.Lock()
 	p.closed = true
+	p.closeGateLocked()
 	for _, s := range []*slots{&p.writer, &p.readers} {
 		for w := s.waiters.pop(); w != nil; w = s.waiters.pop() {
 			w.ch <- grant{err: p.closedError()}

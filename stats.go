@@ -12,6 +12,9 @@ type Stats struct {
 	Writer RoleStats
 	// Readers describes the reader connections.
 	Readers RoleStats
+	// Exclusive describes the [Handle.Exclusive] calls. Acquires queued
+	// behind an Exclusive count in their role's Waiting.
+	Exclusive ExclusiveStats
 }
 
 // RoleStats describes the connections of one role. Counters are cumulative
@@ -71,9 +74,11 @@ func (s *slots) statsLocked() RoleStats {
 func (p *pool) stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return Stats{
+	st := Stats{
 		Name:    p.t.name,
 		Writer:  p.writer.statsLocked(),
 		Readers: p.readers.statsLocked(),
 	}
+	p.gateStatsLocked(&st)
+	return st
 }

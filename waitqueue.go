@@ -45,7 +45,6 @@ func (q *waitQueue) pushWaiter(w *waiter) {
 	}
 	q.tail = w
 	q.n++
-	return w
 }
 
 // pop removes and returns the longest-waiting waiter, or nil.
@@ -60,7 +59,7 @@ func (q *waitQueue) pop() *waiter {
 // remove takes w out of the queue and reports whether it was still there: a
 // waiter that is no longer queued has been (or is being) sent a grant.
 func (q *waitQueue) remove(w *waiter) bool {
-	if !w.queued {
+	if w.q != q {
 		return false
 	}
 	if w.prev == nil {
@@ -73,7 +72,14 @@ func (q *waitQueue) remove(w *waiter) bool {
 	} else {
 		w.next.prev = w.prev
 	}
-	w.prev, w.next, w.queued = nil, nil, false
+	w.prev, w.next, w.q = nil, nil, nil
 	q.n--
 	return true
+}
+
+// leave takes w out of whichever queue it is in (a waiter of the Exclusive
+// gate moves from the gate's queue to its role's) and reports whether it
+// was still queued.
+func (w *waiter) leave() bool {
+	return w.q != nil && w.q.remove(w)
 }
