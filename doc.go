@@ -44,6 +44,13 @@
 // [Conn.Begin] with a deferred [Tx.End] manages a transaction on a lease
 // held by hand.
 //
+// [Handle.Exclusive] waits for every lease and holds the writer and all
+// readers (VACUUM, a TRUNCATE checkpoint, backups, schema changes). Go has no
+// goroutine identity, so nested calls on the same pool pass [Conn.Context]:
+// a request that could never be served (the writer inside Write, anything
+// inside Exclusive) then fails at once with [ErrReentrant] instead of
+// deadlocking.
+//
 // # Connections
 //
 // Every connection is opened with WAL, synchronous=NORMAL, a busy timeout and
