@@ -46,6 +46,8 @@ type Conn struct {
 	// of the cache (no lookup, no eviction, nothing to reset on release).
 	begin, commit *sqlite3.Stmt
 
+	changes *writerChanges // the writer's transactions, for Subscribe
+
 	// The current lease, for Context (lease_context.go): its pool and
 	// acquiring context, nil while idle, and the marked context, made on
 	// demand.

@@ -25,6 +25,7 @@ type pool struct {
 	writer  slots
 	readers slots
 	gate    gate // Exclusive, and the acquires queued behind it
+	notify  notifier
 
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
@@ -67,6 +68,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 	if err != nil {
 		return nil, err
 	}
+	p.hookWriter(c)
 	ok := false
 	defer func() {
 		if !ok { // an error, or a panic that goes on
@@ -250,6 +252,9 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.role == RoleWriter {
+		p.hookWriter(c)
+	}
 	p.mu.Lock()
 	s.count.created++
 	p.mu.Unlock()
@@ -275,6 +280,9 @@ func (p *pool) release(c *Conn) {
 		err = p.testHookClean(c)
 	}
 	done = true
+	// Commits made on the lease are durable now: deliver them, from a
+	// broken connection too.
+	p.publishWriter(c)
 	if err != nil {
 		p.discard(s, c, rolledBack)
 		return
@@ -370,6 +378,7 @@ func (p *pool) close() error {
 	p.mu.Unlock()
 
 	<-drained
+	p.notify.closeAll()
 
 	p.mu.Lock()
 	var conns []*Conn
