@@ -114,14 +114,8 @@ func (p *pool) acquireExclusive(ctx context.Context) (*exclusive, error) {
 	p.mu.Unlock()
 
 	start := time.Now()
-	var timeout <-chan time.Time
-	if d := p.cfg.acquireTimeout; d > 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			timeout = t.C
-		}
-	}
+	timeout, stop := p.acquireTimer(ctx)
+	defer stop()
 	var (
 		g       grant
 		granted bool
@@ -133,7 +127,7 @@ func (p *pool) acquireExclusive(ctx context.Context) (*exclusive, error) {
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-timeout:
-		err = fmt.Errorf("%w after %v: %w", ErrAcquireTimeout, p.cfg.acquireTimeout, context.DeadlineExceeded)
+		err = p.acquireTimeoutError()
 	}
 
 	p.mu.Lock()

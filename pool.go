@@ -165,18 +165,29 @@ func (p *pool) acquireLocked(ctx context.Context, s *slots) (*Conn, error) {
 	return p.wait(ctx, s, w)
 }
 
+// acquireTimer returns the channel of the acquire timeout (nil when none
+// is configured or ctx has a deadline of its own) and a function that stops
+// it.
+func (p *pool) acquireTimer(ctx context.Context) (<-chan time.Time, func()) {
+	if d := p.cfg.acquireTimeout; d > 0 {
+		if _, ok := ctx.Deadline(); !ok {
+			t := time.NewTimer(d)
+			return t.C, func() { t.Stop() }
+		}
+	}
+	return nil, func() {}
+}
+
+func (p *pool) acquireTimeoutError() error {
+	return fmt.Errorf("%w after %v: %w", ErrAcquireTimeout, p.cfg.acquireTimeout, context.DeadlineExceeded)
+}
+
 // wait blocks until w is granted a connection or ctx (or the acquire
 // timeout) ends the wait.
 func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	start := time.Now()
-	var timeout <-chan time.Time
-	if d := p.cfg.acquireTimeout; d > 0 {
-		if _, ok := ctx.Deadline(); !ok {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			timeout = t.C
-		}
-	}
+	timeout, stop := p.acquireTimer(ctx)
+	defer stop()
 	var (
 		g       grant
 		granted bool
@@ -188,7 +199,7 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-timeout:
-		err = fmt.Errorf("%w after %v: %w", ErrAcquireTimeout, p.cfg.acquireTimeout, context.DeadlineExceeded)
+		err = p.acquireTimeoutError()
 	}
 
 	p.mu.Lock()
