@@ -38,6 +38,22 @@ func none(t *testing.T, s *Subscription) {
 	}
 }
 
+// ended drains s and checks that its channel is closed.
+func ended(t *testing.T, s *Subscription) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-s.C():
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatal("the subscription's channel is still open")
+		}
+	}
+}
+
 func TestSubscribeCountsCommittedChanges(t *testing.T) {
 	h := openT(t, tempDB(t), twoTables)
 	ctx := context.Background()
@@ -82,6 +98,7 @@ func TestSubscribeNothingForRollbacksOrReads(t *testing.T) {
 	})
 	l, err := h.Writer(ctx)
 	require.NoError(t, err)
+	defer l.Release() // also on a failure: cleanup closes the pool
 	require.NoError(t, l.Conn().Exec("BEGIN; INSERT INTO a(v) VALUES (1); ROLLBACK"))
 	require.NoError(t, l.Conn().Exec("BEGIN; INSERT INTO a(v) VALUES (1)")) // left open: rolled back on release
 	l.Release()
@@ -103,6 +120,7 @@ func TestSubscribeDeliversOnReleaseInCommitOrder(t *testing.T) {
 
 	l, err := h.Writer(ctx)
 	require.NoError(t, err)
+	defer l.Release() // also on a failure: cleanup closes the pool
 	c := l.Conn()
 	require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (1)")) // autocommit
 	require.NoError(t, c.Exec("BEGIN IMMEDIATE; INSERT INTO b(v) VALUES (1); INSERT INTO b(v) VALUES (2); COMMIT"))
@@ -122,11 +140,27 @@ func TestSlowSubscriberNeverBlocksTheWriter(t *testing.T) {
 	s, err := h.Subscribe("a")
 	require.NoError(t, err)
 	defer s.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := context.Background()
 	const writes = SubscriptionBuffer + 10
-	for i := range writes {
-		require.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (?)", i), "the writer waited for a subscriber")
+	done := make(chan error, 1)
+	go func() {
+		for i := range writes {
+			if err := h.Exec(ctx, "INSERT INTO a(v) VALUES (?)", i); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		go func() { // unblock the writer, so that the test can end
+			for range s.C() {
+			}
+		}()
+		t.Fatal("the writer waited for a subscriber that does not read")
 	}
 	for range SubscriptionBuffer {
 		ch := next(t, s)
@@ -150,24 +184,26 @@ func TestSubscriptionCloseAndPoolClose(t *testing.T) {
 
 	// Close concurrent with writes, twice.
 	var wg sync.WaitGroup
+	started := make(chan struct{})
 	wg.Go(func() {
 		for i := range 50 {
 			assert.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (?)", i))
+			if i == 5 {
+				close(started)
+			}
 		}
 	})
-	time.Sleep(time.Millisecond)
+	<-started
 	s.Close()
 	s.Close()
 	wg.Wait()
-	for range s.C() { // drains what came before Close, then ends
-	}
+	ended(t, s) // drains what came before Close, then ends
 
 	kept, err := h.Subscribe()
 	require.NoError(t, err)
 	require.NoError(t, h.Close())
-	_, open := <-kept.C()
-	assert.False(t, open, "the pool's close closes its subscriptions")
-	kept.Close() // after the pool closed: nothing happens
+	ended(t, kept) // the pool's close closes its subscriptions
+	kept.Close()   // after the pool closed: nothing happens
 	_, err = h.Subscribe()
 	require.ErrorIs(t, err, ErrClosed)
 }
@@ -185,11 +221,17 @@ func TestSubscribeSeesReplacementWriter(t *testing.T) {
 		return nil
 	}
 	require.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (1)"))
-	h.p.testHookClean = nil
 	assert.Equal(t, map[string]TableChange{"a": {Inserts: 1}}, next(t, s).Tables, "a durable commit on a connection then discarded")
+	l, err := h.Writer(ctx)
+	require.NoError(t, err)
+	defer l.Release() // also on a failure: cleanup closes the pool
+	require.NoError(t, l.Conn().Exec("BEGIN IMMEDIATE; INSERT INTO b(v) VALUES (1)"))
+	l.Release() // the open transaction is rolled back, the connection discarded
+	h.p.testHookClean = nil
+	none(t, s)
 	require.NoError(t, h.Exec(ctx, "INSERT INTO b(v) VALUES (1)"))
 	assert.Equal(t, map[string]TableChange{"b": {Inserts: 1}}, next(t, s).Tables, "the replacement writer has the hooks")
-	assert.Equal(t, uint64(2), h.Stats().Writer.Created)
+	assert.Equal(t, uint64(3), h.Stats().Writer.Created)
 }
 
 // TestSubscribeDocumentedLimits pins the limits Subscribe documents, which
@@ -209,4 +251,106 @@ func TestSubscribeDocumentedLimits(t *testing.T) {
 	require.NoError(t, h.Exec(ctx, "DELETE FROM a"))
 	require.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (3)"))
 	assert.Equal(t, map[string]TableChange{"a": {Inserts: 1}}, next(t, s).Tables, "a DELETE without WHERE is not seen")
+
+	// REPLACE: a row it overwrites (same rowid) counts as an insert, and a
+	// row it deletes for another UNIQUE conflict is not seen.
+	require.NoError(t, h.Exec(ctx, "CREATE TABLE u(id INTEGER PRIMARY KEY, name UNIQUE); INSERT INTO u VALUES (1, 'x')"))
+	assert.Equal(t, map[string]TableChange{"u": {Inserts: 1}}, next(t, s).Tables)
+	require.NoError(t, h.Exec(ctx, "INSERT OR REPLACE INTO u VALUES (1, 'y')"))
+	assert.Equal(t, map[string]TableChange{"u": {Inserts: 1}}, next(t, s).Tables, "an overwrite by REPLACE counts as an insert")
+	require.NoError(t, h.Exec(ctx, "INSERT OR REPLACE INTO u VALUES (2, 'y')"))
+	assert.Equal(t, map[string]TableChange{"u": {Inserts: 1}}, next(t, s).Tables, "the row REPLACE deleted is not seen")
+	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM u"))
+}
+
+func TestSubscribeSavepointsAndFailedCommits(t *testing.T) {
+	h := openT(t, tempDB(t), func(ctx context.Context, c *Conn) error {
+		return c.Exec(`CREATE TABLE a(id INTEGER PRIMARY KEY, v);
+			CREATE TABLE child(id INTEGER PRIMARY KEY, a REFERENCES a(id) DEFERRABLE INITIALLY DEFERRED)`)
+	})
+	ctx := context.Background()
+	s, err := h.Subscribe()
+	require.NoError(t, err)
+	defer s.Close()
+	boom := errors.New("boom")
+
+	t.Run("rolled-back-savepoint-counts-as-upper-bound", func(t *testing.T) {
+		require.NoError(t, h.Write(ctx, func(c *Conn) error {
+			require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (1)"))
+			require.ErrorIs(t, c.Savepoint(func(c *Conn) error {
+				require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (2)"))
+				return boom
+			}), boom)
+			return nil
+		}))
+		assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM a"))
+		assert.Equal(t, map[string]TableChange{"a": {Inserts: 2}}, next(t, s).Tables,
+			"documented: the row undone by ROLLBACK TO is still counted")
+	})
+	t.Run("fully-rolled-back-with-savepoints", func(t *testing.T) {
+		require.ErrorIs(t, h.Write(ctx, func(c *Conn) error {
+			require.NoError(t, c.Savepoint(func(c *Conn) error {
+				return c.Exec("INSERT INTO a(v) VALUES (3)")
+			}))
+			return boom
+		}), boom)
+		none(t, s)
+	})
+	t.Run("commit-refused-by-deferred-foreign-key", func(t *testing.T) {
+		err := h.Write(ctx, func(c *Conn) error {
+			return c.Exec("INSERT INTO child(a) VALUES (999)")
+		})
+		require.Error(t, err)
+		assert.Zero(t, readInt(t, h, "SELECT count(*) FROM child"))
+		none(t, s)
+	})
+	t.Run("nothing-before-write-returns", func(t *testing.T) {
+		require.NoError(t, h.Write(ctx, func(c *Conn) error {
+			require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (4)"))
+			none(t, s)
+			return nil
+		}))
+		assert.Equal(t, map[string]TableChange{"a": {Inserts: 1}}, next(t, s).Tables)
+	})
+}
+
+// TestSubscribeHooksOnlyWhileSubscribed checks that the writer's hooks are
+// registered only while someone subscribes, and that a subscription made
+// while the writer is idle or leased sees the next lease's commits.
+func TestSubscribeHooksOnlyWhileSubscribed(t *testing.T) {
+	ctx := context.Background()
+	armed := func(t *testing.T, h *Handle) bool {
+		t.Helper()
+		var ok bool
+		require.NoError(t, h.Write(ctx, func(c *Conn) error {
+			ok = c.changes.armed
+			return nil
+		}))
+		return ok
+	}
+
+	t.Run("writer-idle", func(t *testing.T) {
+		h := openT(t, tempDB(t), twoTables)
+		require.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (0)"))
+		assert.False(t, armed(t, h), "no subscriber, no hooks")
+		s, err := h.Subscribe("a")
+		require.NoError(t, err)
+		require.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (1)"))
+		assert.Equal(t, map[string]TableChange{"a": {Inserts: 1}}, next(t, s).Tables)
+		s.Close()
+		require.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (2)")) // disarmed on this release
+		assert.False(t, armed(t, h), "the last subscription closed")
+	})
+	t.Run("writer-leased", func(t *testing.T) {
+		h := openT(t, tempDB(t), twoTables)
+		l, err := h.Writer(ctx)
+		require.NoError(t, err)
+		defer l.Release() // also on a failure: cleanup closes the pool
+		s, err := h.Subscribe("a")
+		require.NoError(t, err)
+		defer s.Close()
+		l.Release() // arms the writer for the next lease
+		require.NoError(t, h.Exec(ctx, "INSERT INTO a(v) VALUES (3)"))
+		assert.Equal(t, map[string]TableChange{"a": {Inserts: 1}}, next(t, s).Tables)
+	})
 }

@@ -302,6 +302,7 @@ func (p *pool) release(c *Conn) {
 	if rolledBack {
 		s.count.rollbacks++
 	}
+	c.changes.syncLocked(c) // a writer's hooks on only while someone subscribes
 	p.putLocked(s, c)
 	p.mu.Unlock()
 }
