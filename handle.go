@@ -68,6 +68,17 @@ func (h *Handle) Writer(ctx context.Context) (*Lease, error) {
 }
 
 func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
+	c, err := h.conn(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Lease{p: h.p, c: c}, nil
+}
+
+// conn leases a connection of s's role without a Lease: Read, Write and
+// the one-shot queries release it themselves with p.release, sparing the
+// allocation and the once-only check a Lease is for.
+func (h *Handle) conn(ctx context.Context, s *slots) (*Conn, error) {
 	if h.closed.Load() {
 		return nil, h.errClosed()
 	}
@@ -79,7 +90,7 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 		return nil, err
 	}
 	c.pool, c.ctx = h.p, ctx
-	return &Lease{p: h.p, c: c}, nil
+	return c, nil
 }
 
 // Read runs fn on a read-only connection inside one read transaction, so
@@ -88,12 +99,12 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 // panics (the panic goes on after the release). For a single query,
 // [Handle.QueryRow] and [Handle.Query] skip the transaction.
 func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
-	l, err := h.Reader(ctx)
+	c, err := h.conn(ctx, &h.p.readers)
 	if err != nil {
 		return err
 	}
-	defer l.Release()
-	return l.c.inTx(fn)
+	defer h.p.release(c)
+	return c.inTx(fn)
 }
 
 // Write runs fn on the writer inside BEGIN IMMEDIATE ... COMMIT, and
@@ -108,12 +119,12 @@ func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 // while an [Handle.Exclusive] waits. A nested call given another context
 // cannot be told apart from another goroutine's, and waits.
 func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
-	l, err := h.Writer(ctx)
+	c, err := h.conn(ctx, &h.p.writer)
 	if err != nil {
 		return err
 	}
-	defer l.Release()
-	return l.c.inTx(fn)
+	defer h.p.release(c)
+	return c.inTx(fn)
 }
 
 // Stats returns a snapshot of the pool's figures. It works on a closed

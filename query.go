@@ -44,12 +44,12 @@ func (r *Row) Scan(dest ...any) error {
 	case r.stmt != nil:
 		return scanRow(r.c, r.stmt, dest)
 	case r.h != nil:
-		l, err := r.h.Reader(r.ctx)
+		c, err := r.h.conn(r.ctx, &r.h.p.readers)
 		if err != nil {
 			return err
 		}
-		defer l.Release()
-		return l.c.scanOne(r.sql, r.args, dest)
+		defer r.h.p.release(c)
+		return c.scanOne(r.sql, r.args, dest)
 	}
 	return r.c.scanOne(r.sql, r.args, dest)
 }
@@ -198,13 +198,13 @@ func (h *Handle) QueryRow(ctx context.Context, sql string, args ...any) *Row {
 // ends (or the loop breaks).
 func (h *Handle) Query(ctx context.Context, sql string, args ...any) iter.Seq2[*Row, error] {
 	return func(yield func(*Row, error) bool) {
-		l, err := h.Reader(ctx)
+		c, err := h.conn(ctx, &h.p.readers)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
-		defer l.Release()
-		for row, err := range l.c.Query(sql, args...) {
+		defer h.p.release(c)
+		for row, err := range c.Query(sql, args...) {
 			if !yield(row, err) {
 				return
 			}
