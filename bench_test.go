@@ -137,6 +137,31 @@ func BenchmarkPointRead(b *testing.B) {
 	})
 
 	h := openT(b, path, nil)
+	// A pool's reader held for the whole loop, as raw-conn: the difference
+	// from raw-conn is the connection's set-up (read-only, pragmas), and
+	// from pool-Reader-Prep the cost of one lease.
+	b.Run("pool-held", func(b *testing.B) {
+		l, err := h.Reader(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Release()
+		stmt, err := l.Conn().Prep(pointRead)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			stmt.BindInt(1, i%10000+1)
+			if !stmt.Step() {
+				b.Fatal(stmt.Err())
+			}
+			_ = stmt.ColumnRawText(0)
+			stmt.Reset()
+		}
+	})
 	b.Run("pool-Read-Prep", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0

@@ -48,6 +48,11 @@ type Conn struct {
 
 	changes *writerChanges // the writer's transactions, for Subscribe
 
+	// rawUsed says Raw was called since the last clean (or the open): only
+	// through Raw can a blob, a backup or a statement outside the cache
+	// hold a transaction that autocommit does not show.
+	rawUsed bool
+
 	// The current lease, for Context (lease_context.go): its pool and
 	// acquiring context, nil while idle, and the marked context, made on
 	// demand.
@@ -58,7 +63,10 @@ type Conn struct {
 
 // Raw returns the engine's connection, for everything this package does not
 // wrap. Do not close it, and do not keep it past the lease: the pool owns it.
-func (c *Conn) Raw() *sqlite3.Conn { return c.raw }
+func (c *Conn) Raw() *sqlite3.Conn {
+	c.rawUsed = true
+	return c.raw
+}
 
 // Role tells whether c is the writer or a reader.
 func (c *Conn) Role() Role { return c.role }
@@ -159,10 +167,14 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 	}
 	c.cache.release()
 	// The common case: nothing else was left open. Only otherwise look for
-	// the user's own statements still running, and roll back.
-	if c.raw.GetAutocommit() && c.raw.TxnState("") == sqlite3.TXN_NONE {
+	// the user's own statements still running, and roll back. Without Raw,
+	// the cache's statements were all the lease could leave running, and
+	// they are reset: autocommit alone tells.
+	if c.raw.GetAutocommit() && (!c.rawUsed || c.raw.TxnState("") == sqlite3.TXN_NONE) {
+		c.rawUsed = false
 		return false, nil
 	}
+	c.rawUsed = false
 	for s := range c.raw.Stmts() {
 		if s.Busy() {
 			s.Reset() // its error is the statement's, already seen or not, by its user

@@ -28,7 +28,7 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config) (*Conn, er
 	if err != nil {
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
-	c := &Conn{raw: raw, role: role, db: t.name}
+	c := &Conn{raw: raw, role: role, db: t.name, rawUsed: true} // setup hooks may use Raw
 	c.cache.max = cfg.stmtCacheSize
 	ok := false
 	defer func() {

@@ -73,10 +73,11 @@ func (c *Conn) prep(sql string) (*cachedStmt, error) {
 			k.byText = make(map[string]*cachedStmt)
 		}
 		k.byText[sql] = e
-	} else {
+		k.pushFront(e)
+	} else if k.head != e {
 		k.unlink(e)
+		k.pushFront(e)
 	}
-	k.pushFront(e)
 	if !e.inUse && e.stmt != nil {
 		e.inUse = true
 		k.used = append(k.used, e)
