@@ -47,6 +47,7 @@ type Conn struct {
 	begin, commit *sqlite3.Stmt
 
 	changes *writerChanges // the writer's transactions, for Subscribe
+	intr    *interrupter   // the engine's interrupt context; see interrupt.go
 
 	// rawUsed says Raw was called since the last clean (or the open): only
 	// through Raw can a blob, a backup or a statement outside the cache
@@ -155,15 +156,16 @@ func (c *Conn) uninterrupted(fn func()) {
 	fn()
 }
 
-// clean makes c fit for the next lease: the interrupt context cleared (the
+// clean makes c fit for the next lease: the lease's context forgotten (the
 // engine returns INTERRUPT for every call while it is done), unfinished
 // statements reset (a stepped, unreset statement holds a read transaction
 // open even though autocommit reads true, and pins the WAL), and an open
 // transaction rolled back. It reports whether it rolled back; an error means
 // c cannot be reused.
 func (c *Conn) clean() (rolledBack bool, err error) {
-	if c.raw.GetInterrupt() != context.Background() {
-		c.raw.SetInterrupt(context.Background())
+	c.intr.lease = nil
+	if c.raw.GetInterrupt() != c.intr { // changed through Raw
+		c.raw.SetInterrupt(c.intr)
 	}
 	c.cache.release()
 	// The common case: nothing else was left open. Only otherwise look for
@@ -182,7 +184,11 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 	}
 	if !c.raw.GetAutocommit() {
 		rolledBack = true
-		if err := c.raw.Exec("ROLLBACK"); err != nil {
+		// Uninterrupted: a pool closed by force interrupts everything, and
+		// the rollback must run anyway.
+		var err error
+		c.uninterrupted(func() { err = c.raw.Exec("ROLLBACK") })
+		if err != nil {
 			return rolledBack, fmt.Errorf("sqlitepool: %q: rollback on release: %w", c.db, err)
 		}
 	}

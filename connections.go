@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
@@ -17,7 +18,7 @@ import (
 
 // openConn opens a connection of the given role and configures it: the
 // pool's pragmas, then the user's setup. On error nothing stays open.
-func openConn(ctx context.Context, t *target, role Role, cfg *config) (*Conn, error) {
+func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *atomic.Bool) (*Conn, error) {
 	flags := sqlite3.OPEN_URI
 	if role == RoleWriter {
 		flags |= sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE
@@ -38,11 +39,13 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config) (*Conn, er
 	}()
 	// ctx bounds the set-up too (pragmas, the user's hook); the caller sets
 	// the interrupt of the lease afterwards.
-	setInterrupt(c, ctx)
+	if ctx.Done() != nil {
+		raw.SetInterrupt(ctx)
+	}
 	// Wrap before clearing the interrupt: wrap adds the context's error to
 	// an INTERRUPT only while the context is still set.
 	err = c.wrap(c.configure(ctx, t, cfg))
-	raw.SetInterrupt(context.Background())
+	c.installInterrupter(forced)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, err)
 	}

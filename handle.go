@@ -30,10 +30,23 @@ func (h *Handle) Name() string { return h.p.t.name }
 // Read or Write (the lease is released only after fn returns). Opens of the
 // same database wait for that Close to finish.
 func (h *Handle) Close() error {
+	return h.CloseContext(context.Background())
+}
+
+// CloseContext is [Handle.Close] with a bound on the wait for leases still
+// out when this is the last handle. If ctx ends first, every statement
+// running or later run on those leases fails at once with an error
+// matching [ErrClosed] (a transaction not committed yet is rolled back), and
+// CloseContext returns an error matching [ErrClosed] and ctx's error
+// without waiting further. Each such connection is closed when its lease is
+// released, whose holder must still release it (Read and Write do); until
+// the last one is, a new Open of the same database waits, so that the file
+// never has two writers.
+func (h *Handle) CloseContext(ctx context.Context) error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	return h.e.release()
+	return h.e.release(ctx)
 }
 
 func (h *Handle) errClosed() error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,10 @@ type pool struct {
 	readers slots
 	gate    gate // Exclusive, and the acquires queued behind it
 	notify  notifier
+
+	// forced is set by a CloseContext whose context ended with leases
+	// still out: every statement on them fails from then on.
+	forced atomic.Bool
 
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
@@ -64,7 +69,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 		writer:  slots{role: RoleWriter, max: 1},
 		readers: slots{role: RoleReader, max: cfg.readers},
 	}
-	c, err := openConn(ctx, &p.t, RoleWriter, &p.cfg)
+	c, err := openConn(ctx, &p.t, RoleWriter, &p.cfg, &p.forced)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +84,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 		}
 	}()
 	if t.memory {
-		if p.anchor, err = openConn(ctx, &p.t, RoleReader, &p.cfg); err != nil {
+		if p.anchor, err = openConn(ctx, &p.t, RoleReader, &p.cfg, &p.forced); err != nil {
 			return nil, err
 		}
 	}
@@ -259,7 +264,7 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
 			p.mu.Unlock()
 		}
 	}()
-	c, err = openConn(ctx, &p.t, s.role, &p.cfg)
+	c, err = openConn(ctx, &p.t, s.role, &p.cfg, &p.forced)
 	if err != nil {
 		return nil, err
 	}
@@ -371,51 +376,4 @@ func (p *pool) closedError() error {
 	return fmt.Errorf("%w: the pool of %q is closing", ErrClosed, p.t.name)
 }
 
-// close refuses new acquires, fails the waiters, waits for every lease to
-// come back, then closes the readers and, last, the writer: the last
-// connection to close checkpoints the WAL and removes it, and only the
-// writer can.
-func (p *pool) close() error {
-	p.mu.Lock()
-	p.closed = true
-	p.closeGateLocked()
-	for _, s := range []*slots{&p.writer, &p.readers} {
-		for w := s.waiters.pop(); w != nil; w = s.waiters.pop() {
-			w.ch <- grant{err: p.closedError()}
-		}
-	}
-	drained := make(chan struct{})
-	p.drained = drained
-	p.checkDrainedLocked()
-	p.mu.Unlock()
 
-	<-drained
-	p.notify.closeAll()
-
-	p.mu.Lock()
-	var conns []*Conn
-	for _, s := range []*slots{&p.readers, &p.writer} {
-		conns = append(conns, s.idle...)
-		s.count.closed += uint64(len(s.idle))
-		s.open -= len(s.idle)
-		s.idle = nil
-	}
-	p.mu.Unlock()
-
-	if p.anchor != nil {
-		conns = append(conns, p.anchor)
-	}
-	var errs []error
-	for _, c := range conns {
-		errs = append(errs, c.close())
-	}
-	return errors.Join(errs...)
-}
-
-// setInterrupt makes ctx interrupt the statements run on c. A context that
-// can never be done is not set: c already has context.Background.
-func setInterrupt(c *Conn, ctx context.Context) {
-	if ctx.Done() != nil {
-		c.raw.SetInterrupt(ctx)
-	}
-}

@@ -154,8 +154,10 @@ func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, i
 }
 
 // release drops one reference; the last one closes the pool and then
-// removes the entry, so an Open that arrives meanwhile waits for gone.
-func (e *entry) release() error {
+// removes the entry, so an Open that arrives meanwhile waits for gone. If
+// ctx ends before the leases come back, release returns the pool's error at
+// once and the entry stays until the pool has closed.
+func (e *entry) release(ctx context.Context) error {
 	reg.mu.Lock()
 	e.refs--
 	if e.refs > 0 {
@@ -165,17 +167,34 @@ func (e *entry) release() error {
 	e.closing = true
 	reg.mu.Unlock()
 
+	finished := true
 	// Deferred so that even a panic cannot leave later Opens of this
 	// database waiting on gone forever.
 	defer func() {
-		reg.mu.Lock()
-		if e.key != "" && reg.entries[e.key] == e {
-			delete(reg.entries, e.key)
+		if finished {
+			e.remove()
 		}
-		reg.mu.Unlock()
-		close(e.gone)
 	}()
-	return e.pool.close()
+	err, done := e.pool.close(ctx)
+	if done != nil {
+		finished = false
+		go func() {
+			<-done
+			e.remove()
+		}()
+	}
+	return err
+}
+
+// remove takes the entry of a closed pool out of the registry and wakes
+// the Opens waiting for it.
+func (e *entry) remove() {
+	reg.mu.Lock()
+	if e.key != "" && reg.entries[e.key] == e {
+		delete(reg.entries, e.key)
+	}
+	reg.mu.Unlock()
+	close(e.gone)
 }
 
 func (e *entry) handles() int {

@@ -1,0 +1,73 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// close refuses new acquires, fails the waiters and waits for every lease
+// to come back, then closes the connections: the readers and, last, the
+// writer (the last connection to close checkpoints the WAL and removes it,
+// and only the writer can).
+//
+// If ctx ends first, the leases still out are interrupted (every statement
+// on them fails with ErrClosed from then on) and close returns at once with
+// an error; the connections close when the last of those leases is
+// released, and done is closed then. done is nil when close finished.
+func (p *pool) close(ctx context.Context) (err error, done <-chan struct{}) {
+	p.mu.Lock()
+	p.closed = true
+	p.closeGateLocked()
+	for _, s := range []*slots{&p.writer, &p.readers} {
+		for w := s.waiters.pop(); w != nil; w = s.waiters.pop() {
+			w.ch <- grant{err: p.closedError()}
+		}
+	}
+	drained := make(chan struct{})
+	p.drained = drained
+	p.checkDrainedLocked()
+	p.mu.Unlock()
+
+	select {
+	case <-drained:
+		return p.closeConns(), nil
+	case <-ctx.Done():
+	}
+	p.forced.Store(true)
+	p.mu.Lock()
+	out := p.writer.inUse + p.readers.inUse
+	p.mu.Unlock()
+	finished := make(chan struct{})
+	go func() {
+		<-drained
+		p.closeConns() // nobody is left to hear of an error
+		close(finished)
+	}()
+	return fmt.Errorf("%w: closing the pool of %q: %d leases still out were interrupted; their connections close when they are released: %w",
+		ErrClosed, p.t.name, out, ctx.Err()), finished
+}
+
+// closeConns closes every connection, once none is leased.
+func (p *pool) closeConns() error {
+	p.notify.closeAll()
+
+	p.mu.Lock()
+	var conns []*Conn
+	for _, s := range []*slots{&p.readers, &p.writer} {
+		conns = append(conns, s.idle...)
+		s.count.closed += uint64(len(s.idle))
+		s.open -= len(s.idle)
+		s.idle = nil
+	}
+	p.mu.Unlock()
+
+	if p.anchor != nil {
+		conns = append(conns, p.anchor)
+	}
+	var errs []error
+	for _, c := range conns {
+		errs = append(errs, c.close())
+	}
+	return errors.Join(errs...)
+}
