@@ -375,5 +375,3 @@ func (p *pool) waitError(s *slots, err error) error {
 func (p *pool) closedError() error {
 	return fmt.Errorf("%w: the pool of %q is closing", ErrClosed, p.t.name)
 }
-
-
