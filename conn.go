@@ -54,6 +54,12 @@ type Conn struct {
 	// hold a transaction that autocommit does not show.
 	rawUsed bool
 
+	// Lifecycle (lifecycle.go, broken.go).
+	expires   int64  // Unix ns; 0: never
+	idleSince int64  // Unix ns, coarse: when it last went back to the pool
+	broken    error  // an error that showed the connection unusable
+	caller    string // file:line that took the lease, only with a logger
+
 	// The current lease, for Context (lease_context.go): its pool and
 	// acquiring context, nil while idle, and the marked context, made on
 	// demand.
@@ -122,9 +128,11 @@ func (c *Conn) scriptWithArgs(sql string) error {
 // through a reader, and an interrupt, which is the lease's context ending
 // and so also matches that context's error.
 func (c *Conn) wrap(err error) error {
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
+	}
+	c.noteBroken(err)
+	switch {
 	case c.role == RoleReader && errors.Is(err, sqlite3.READONLY):
 		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
 	case errors.Is(err, sqlite3.INTERRUPT):
@@ -167,7 +175,9 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 	if c.raw.GetInterrupt() != c.intr { // changed through Raw
 		c.raw.SetInterrupt(c.intr)
 	}
-	c.cache.release()
+	if err := c.cache.release(); err != nil {
+		c.noteBroken(err) // a statement stepped by hand through Prep failed
+	}
 	// The common case: nothing else was left open. Only otherwise look for
 	// the user's own statements still running, and roll back. Without Raw,
 	// the cache's statements were all the lease could leave running, and

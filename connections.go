@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -19,13 +23,13 @@ import (
 // openConn opens a connection of the given role and configures it: the
 // pool's pragmas, then the user's setup. On error nothing stays open.
 func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *atomic.Bool) (*Conn, error) {
-	flags := sqlite3.OPEN_URI
-	if role == RoleWriter {
-		flags |= sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE
-	} else {
-		flags |= sqlite3.OPEN_READONLY
+	// OpenContext is the engine's only open that takes a memory cap (a
+	// context value), and it opens read-write: a reader's URI says mode=ro.
+	octx := ctx
+	if cfg.maxMemory > 0 {
+		octx = sqlite3.WithMaxMemory(ctx, cfg.maxMemory)
 	}
-	raw, err := sqlite3.OpenFlags(t.dsn, flags)
+	raw, err := sqlite3.OpenContext(octx, engineDSN(t, role, cfg))
 	if err != nil {
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
@@ -53,6 +57,25 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 	return c, nil
 }
 
+// engineDSN is the URI the engine opens for role: read-only for readers.
+func engineDSN(t *target, role Role, cfg *config) string {
+	var q []string
+	if role == RoleReader {
+		q = append(q, "mode=ro")
+	}
+	if t.memory {
+		return strings.Join(append([]string{t.dsn}, q...), "&") // already a URI with a query
+	}
+	if cfg.vfs != "" {
+		q = append(q, "vfs="+cfg.vfs)
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(t.dsn), RawQuery: strings.Join(q, "&")}
+	if !strings.HasPrefix(u.Path, "/") { // a Windows drive letter
+		u.Path = "/" + u.Path
+	}
+	return u.String()
+}
+
 func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 	// busy_timeout first: the pragmas below may meet a lock held by another
 	// process, or by a connection that is recovering the WAL.
@@ -71,6 +94,9 @@ func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 		}
 	}
 	pragmas := "PRAGMA synchronous=" + cfg.synchronous + "; PRAGMA foreign_keys=" + onOff(cfg.foreignKeys) + ";"
+	if cfg.cacheSize != 0 {
+		pragmas += " PRAGMA cache_size=-" + strconv.Itoa(cfg.cacheSize) + ";" // negative: KiB
+	}
 	if c.role == RoleReader {
 		// Opening read-only already forbids writes; query_only also refuses
 		// them on the way in, before any lock is taken.

@@ -103,6 +103,9 @@ func (h *Handle) conn(ctx context.Context, s *slots) (*Conn, error) {
 		return nil, err
 	}
 	c.pool, c.ctx = h.p, ctx
+	if h.p.cfg.logger != nil {
+		c.caller = callerOutside()
+	}
 	return c, nil
 }
 

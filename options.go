@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"runtime"
 	"strings"
@@ -44,6 +45,25 @@ type config struct {
 	foreignKeys    bool
 	setup          SetupFunc
 	stmtCacheSize  int
+
+	// Lifecycle (options_lifecycle.go).
+	minReaders   int
+	idleTimeout  time.Duration
+	maxLifetime  time.Duration
+	janitorEvery time.Duration    // how often the janitor runs; derived, tests set it
+	clock        func() time.Time // time.Now; tests set a fake one
+
+	// WAL, optimize, memory, observability.
+	walPolicy         WALPolicy
+	walLimit          int64
+	checkpointTimeout time.Duration
+	optimizeEvery     time.Duration
+	maxMemory         int64 // bytes; 0: the engine's default
+	cacheSize         int   // KiB; 0: SQLite's default
+	logger            *slog.Logger
+	slowAcquire       time.Duration
+
+	vfs string // tests only: open files through this VFS (fault injection)
 }
 
 func defaultConfig() config {
@@ -53,6 +73,13 @@ func defaultConfig() config {
 		synchronous:   "NORMAL",
 		foreignKeys:   true,
 		stmtCacheSize: DefaultStmtCacheSize,
+		idleTimeout:   DefaultIdleTimeout,
+		maxLifetime:   DefaultMaxLifetime,
+		clock:         time.Now,
+
+		walLimit:          DefaultWALLimit,
+		checkpointTimeout: DefaultCheckpointTimeout,
+		optimizeEvery:     DefaultOptimizeInterval,
 	}
 }
 
@@ -74,6 +101,12 @@ func newConfig(name string, opts []Option) (config, error) {
 		if err := opt(&cfg); err != nil {
 			return config{}, fmt.Errorf("%w for %q: %w", ErrInvalidOption, name, err)
 		}
+	}
+	if cfg.minReaders > cfg.readers {
+		return config{}, fmt.Errorf("%w for %q: WithMinReaders(%d) is more than the %d readers of WithReaders", ErrInvalidOption, name, cfg.minReaders, cfg.readers)
+	}
+	if cfg.janitorEvery == 0 {
+		cfg.janitorEvery = janitorInterval(cfg.idleTimeout, cfg.maxLifetime)
 	}
 	return cfg, nil
 }

@@ -1,6 +1,7 @@
 package sqlitepool
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +33,13 @@ type pool struct {
 	// still out: every statement on them fails from then on.
 	forced atomic.Bool
 
+	clock   atomic.Int64 // coarse now, Unix ns: see pool.now
+	janitor janitor
+	wal     walState
+
+	nextOptimize int64  // Unix ns; the janitor's own
+	optimizeRuns uint64 // guarded by mu
+
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
 	testHookClean func(*Conn) error
@@ -57,7 +65,8 @@ type slots struct {
 type counters struct {
 	acquires, waits, timeouts, cancels uint64
 	created, closed, rollbacks         uint64
-	waitTime                           time.Duration
+	replaced                           [3]uint64 // closed early, by reason
+	waitTime, maxWait                  time.Duration
 }
 
 // newPool opens the writer and runs init on it. On error, everything it
@@ -69,11 +78,12 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 		writer:  slots{role: RoleWriter, max: 1},
 		readers: slots{role: RoleReader, max: cfg.readers},
 	}
+	p.clock.Store(cfg.clock().UnixNano())
 	c, err := openConn(ctx, &p.t, RoleWriter, &p.cfg, &p.forced)
 	if err != nil {
 		return nil, err
 	}
-	p.hookWriter(c)
+	p.born(c)
 	ok := false
 	defer func() {
 		if !ok { // an error, or a panic that goes on
@@ -83,6 +93,9 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 			}
 		}
 	}()
+	if err := p.setupWriter(c); err != nil {
+		return nil, err
+	}
 	if t.memory {
 		if p.anchor, err = openConn(ctx, &p.t, RoleReader, &p.cfg, &p.forced); err != nil {
 			return nil, err
@@ -104,8 +117,10 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 	}
 	p.writer.count.created = 1
 	p.writer.open = 1
+	c.idleSince = p.now()
 	p.writer.idle = append(p.writer.idle, c)
 	ok = true
+	p.startJanitor()
 	return p, nil
 }
 
@@ -208,7 +223,9 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	}
 
 	p.mu.Lock()
-	s.count.waitTime += time.Since(start)
+	waited := time.Since(start)
+	s.count.waitTime += waited
+	s.count.maxWait = max(s.count.maxWait, waited)
 	if granted {
 		// The context may have ended while we woke: a caller that gave up
 		// gets no lease.
@@ -216,6 +233,7 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	}
 	if err == nil {
 		p.mu.Unlock()
+		p.logSlowAcquire(s.role, waited, nil)
 		return p.take(ctx, s, g)
 	}
 	p.countEndLocked(s, err)
@@ -227,7 +245,9 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 		p.passOnLocked(s, g)
 	}
 	p.mu.Unlock()
-	return nil, p.waitError(s, err)
+	err = p.waitError(s, err)
+	p.logSlowAcquire(s.role, waited, err)
+	return nil, err
 }
 
 // passOnLocked gives a grant its waiter will not use to the next waiter (or
@@ -268,8 +288,12 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
 	if err != nil {
 		return nil, err
 	}
+	p.born(c)
 	if s.role == RoleWriter {
-		p.hookWriter(c)
+		if err := p.setupWriter(c); err != nil {
+			c.close()
+			return nil, err
+		}
 	}
 	p.mu.Lock()
 	s.count.created++
@@ -288,7 +312,7 @@ func (p *pool) release(c *Conn) {
 	done := false
 	defer func() {
 		if !done { // clean panicked: the panic goes on, the slot must not leak
-			p.discard(s, c, false)
+			p.discard(s, c, false, reasonBroken, nil)
 		}
 	}()
 	rolledBack, err := c.clean()
@@ -299,32 +323,59 @@ func (p *pool) release(c *Conn) {
 	// Commits made on the lease are durable now: deliver them, from a
 	// broken connection too.
 	p.publishWriter(c)
-	if err != nil {
-		p.discard(s, c, rolledBack)
+	if rolledBack {
+		p.logRollback(c)
+	}
+	switch {
+	case err != nil || c.broken != nil:
+		p.discard(s, c, rolledBack, reasonBroken, cmp.Or(err, c.broken))
+		return
+	case c.expired(p.now()):
+		p.discard(s, c, rolledBack, reasonLifetime, nil)
 		return
 	}
 	p.mu.Lock()
 	if rolledBack {
 		s.count.rollbacks++
 	}
+	c.idleSince = p.now()
 	c.changes.syncLocked(c) // a writer's hooks on only while someone subscribes
 	p.putLocked(s, c)
 	p.mu.Unlock()
+	if c.role == RoleWriter {
+		p.walAfterRelease()
+	}
 }
 
-// discard closes a connection that cannot be reused and frees its slot. It
-// closes before freeing: for the writer, a replacement must not open while
-// the broken connection might still hold a lock. close never panics, and
-// its error has nowhere to go: the caller's work is done.
-func (p *pool) discard(s *slots, c *Conn, rolledBack bool) {
+// setupWriter prepares a new writer for the pool's own work: change
+// notifications, the WAL policy, PRAGMA optimize.
+func (p *pool) setupWriter(c *Conn) error {
+	p.hookWriter(c)
+	if err := p.configureWAL(c); err != nil {
+		return fmt.Errorf("sqlitepool: set up writer of %q: %w", p.t.name, err)
+	}
+	if err := p.optimize(c); err != nil {
+		p.logOptimizeFailed(err) // only statistics: the writer works without
+	}
+	return nil
+}
+
+// discard closes a connection that cannot or should not be reused and
+// frees its slot; the next demand opens a replacement. It closes before
+// freeing: for the writer, a replacement must not open while the old
+// connection might still hold a lock. close never panics, and its error has
+// nowhere to go: the caller's work is done.
+func (p *pool) discard(s *slots, c *Conn, rolledBack bool, r reason, cause error) {
 	c.close()
 	p.mu.Lock()
 	s.count.closed++
+	s.count.replaced[r]++
 	if rolledBack {
 		s.count.rollbacks++
 	}
 	p.dropSlotLocked(s)
 	p.mu.Unlock()
+	p.logReplaced(c, r, cause)
 }
 
 // putLocked hands a clean connection to the longest waiter, or makes it idle.

@@ -24,6 +24,12 @@ func (p *pool) close(ctx context.Context) (err error, done <-chan struct{}) {
 			w.ch <- grant{err: p.closedError()}
 		}
 	}
+	p.mu.Unlock()
+	// The janitor may hold a connection (a checkpoint, an optimize): it
+	// gives it back before it stops.
+	p.stopJanitor()
+
+	p.mu.Lock()
 	drained := make(chan struct{})
 	p.drained = drained
 	p.checkDrainedLocked()
@@ -67,6 +73,13 @@ func (p *pool) closeConns() error {
 	}
 	var errs []error
 	for _, c := range conns {
+		// The statistics are brought up to date for the next run before
+		// the writer closes (an interrupted pool does not wait for that).
+		if c.role == RoleWriter && !p.forced.Load() {
+			if err := p.optimize(c); err != nil {
+				p.logOptimizeFailed(err)
+			}
+		}
 		errs = append(errs, c.close())
 	}
 	return errors.Join(errs...)

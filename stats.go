@@ -15,6 +15,39 @@ type Stats struct {
 	// Exclusive describes the [Handle.Exclusive] calls. Acquires queued
 	// behind an Exclusive count in their role's Waiting.
 	Exclusive ExclusiveStats
+	// WAL describes the write-ahead log and the pool's checkpoints.
+	WAL WALStats
+	// Optimizes counts the PRAGMA optimize runs (see [WithOptimize]).
+	Optimizes uint64
+}
+
+// WALStats describes a pool's write-ahead log.
+type WALStats struct {
+	// Policy is the [WALPolicy] in force.
+	Policy WALPolicy
+	// Size is the -wal file's size in bytes now (0 for in-memory
+	// databases, and when no WAL file exists).
+	Size int64
+	// Checkpoints counts the checkpoints the pool ran to completion.
+	Checkpoints uint64
+	// CheckpointsBusy counts the truncating checkpoints that readers of old
+	// snapshots kept from finishing within the checkpoint timeout.
+	CheckpointsBusy uint64
+	// BytesReclaimed is how much the pool's checkpoints shrank the -wal file,
+	// in total.
+	BytesReclaimed int64
+}
+
+// Replacements counts connections the pool closed before it closed
+// itself, by reason; a new connection opens in their place on demand.
+type Replacements struct {
+	// Idle counts readers closed after the idle timeout.
+	Idle uint64
+	// Lifetime counts connections closed at the end of their lifetime.
+	Lifetime uint64
+	// Broken counts connections closed because an error showed them
+	// unusable (I/O error, corruption) or their clean-up on release failed.
+	Broken uint64
 }
 
 // RoleStats describes the connections of one role. Counters are cumulative
@@ -38,6 +71,8 @@ type RoleStats struct {
 	Waits uint64
 	// WaitTime is the total time acquires spent queued.
 	WaitTime time.Duration
+	// MaxWait is the longest time one acquire spent queued.
+	MaxWait time.Duration
 	// Timeouts counts acquires ended by a deadline: the context's, or the
 	// acquire timeout.
 	Timeouts uint64
@@ -46,8 +81,10 @@ type RoleStats struct {
 
 	// Created counts connections opened, the writer of a new pool included.
 	Created uint64
-	// Closed counts connections closed: broken on release, or at pool close.
+	// Closed counts connections closed: replaced, or at pool close.
 	Closed uint64
+	// Replaced counts the connections closed early, by reason.
+	Replaced Replacements
 	// RollbacksOnRelease counts leases released with a transaction still
 	// open, which the pool rolled back.
 	RollbacksOnRelease uint64
@@ -55,23 +92,30 @@ type RoleStats struct {
 
 func (s *slots) statsLocked() RoleStats {
 	return RoleStats{
-		Max:                s.max,
-		Open:               s.open,
-		InUse:              s.inUse,
-		Idle:               len(s.idle),
-		Waiting:            s.waiters.len(),
-		Acquires:           s.count.acquires,
-		Waits:              s.count.waits,
-		WaitTime:           s.count.waitTime,
-		Timeouts:           s.count.timeouts,
-		Cancels:            s.count.cancels,
-		Created:            s.count.created,
-		Closed:             s.count.closed,
+		Max:      s.max,
+		Open:     s.open,
+		InUse:    s.inUse,
+		Idle:     len(s.idle),
+		Waiting:  s.waiters.len(),
+		Acquires: s.count.acquires,
+		Waits:    s.count.waits,
+		WaitTime: s.count.waitTime,
+		MaxWait:  s.count.maxWait,
+		Timeouts: s.count.timeouts,
+		Cancels:  s.count.cancels,
+		Created:  s.count.created,
+		Closed:   s.count.closed,
+		Replaced: Replacements{
+			Idle:     s.count.replaced[reasonIdle],
+			Lifetime: s.count.replaced[reasonLifetime],
+			Broken:   s.count.replaced[reasonBroken],
+		},
 		RollbacksOnRelease: s.count.rollbacks,
 	}
 }
 
 func (p *pool) stats() Stats {
+	size := p.walSize() // a stat of the file: outside the lock
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := Stats{
@@ -80,5 +124,13 @@ func (p *pool) stats() Stats {
 		Readers: p.readers.statsLocked(),
 	}
 	p.gateStatsLocked(&st)
+	st.WAL = WALStats{
+		Policy:          p.cfg.walPolicy,
+		Size:            size,
+		Checkpoints:     p.wal.checkpoints,
+		CheckpointsBusy: p.wal.busy,
+		BytesReclaimed:  p.wal.reclaimed,
+	}
+	st.Optimizes = p.optimizeRuns
 	return st
 }

@@ -87,10 +87,14 @@ func (c *Conn) prep(sql string) (*cachedStmt, error) {
 }
 
 // release resets the statements the lease used, clears their bindings,
-// and trims the cache to its size.
-func (k *stmtCache) release() {
+// and trims the cache to its size. It returns the last error a reset
+// reported: the statement's own, already seen by its user, which tells
+// whether the connection broke.
+func (k *stmtCache) release() (err error) {
 	for i, e := range k.used {
-		e.stmt.Reset() // the statement's error, if any, was its user's to see
+		if rerr := e.stmt.Reset(); rerr != nil {
+			err = rerr
+		}
 		if e.params {
 			e.stmt.ClearBindings()
 		}
@@ -104,6 +108,7 @@ func (k *stmtCache) release() {
 	}
 	k.adopted = k.adopted[:0]
 	k.trim()
+	return err
 }
 
 // adopt tracks a statement prepared outside the cache for the lease, so

@@ -1,0 +1,272 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// Why the pool checkpoints itself: SQLite's automatic checkpoint (PASSIVE,
+// every 1000 pages) copies pages back into the database but cannot rewind
+// the WAL while any reader holds a snapshot in it, and a busy pool almost
+// always has a reader. The WAL then grows without bound (checkpoint
+// starvation). The pool sees the WAL grow (a WAL hook counts the frames at
+// each commit) and, past a limit, runs a TRUNCATE checkpoint from its
+// janitor: it waits, up to a bound, for the readers of old snapshots to
+// finish (a reader that starts meanwhile reads the database file, not the
+// WAL, and does not hold it back), then empties the file.
+
+// WALPolicy says who checkpoints the WAL of a pool's database.
+type WALPolicy uint8
+
+const (
+	// WALBounded (the default) keeps the -wal file near the limit of
+	// [WithWALLimit]: the pool runs SQLite's passive checkpoint every 1000
+	// pages from its background janitor, a TRUNCATE checkpoint when the file
+	// passes the limit, and sets journal_size_limit to the limit.
+	WALBounded WALPolicy = iota
+	// WALSQLite leaves checkpoints to SQLite's automatic checkpoint: passive,
+	// every 1000 pages, run by the committing write. Under continuous reads
+	// the WAL can grow without bound.
+	WALSQLite
+	// WALExternal turns automatic checkpoints off, for a tool that manages
+	// them itself (Litestream, for example): the pool never checkpoints. SQLite
+	// still checkpoints when the last connection to the file closes; such a
+	// tool keeps a connection of its own open.
+	WALExternal
+)
+
+// MarshalText writes the policy's name, for Stats in JSON (expvar).
+func (w WALPolicy) MarshalText() ([]byte, error) { return []byte(w.String()), nil }
+
+func (w WALPolicy) String() string {
+	switch w {
+	case WALBounded:
+		return "bounded"
+	case WALSQLite:
+		return "sqlite"
+	case WALExternal:
+		return "external"
+	}
+	return "WALPolicy(" + strconv.Itoa(int(w)) + ")"
+}
+
+const (
+	// DefaultWALLimit is the -wal file size past which a [WALBounded] pool
+	// truncates it.
+	DefaultWALLimit = 64 << 20
+	// DefaultCheckpointTimeout bounds how long a [WALBounded] checkpoint
+	// waits for readers, holding the writer.
+	DefaultCheckpointTimeout = 200 * time.Millisecond
+
+	minWALLimit  = 64 << 10
+	passivePages = 1000 // SQLite's own autocheckpoint interval
+)
+
+// WithWALPolicy selects who checkpoints the WAL; see [WALPolicy]. The
+// default is [WALBounded]. In-memory databases have no WAL, and ignore it.
+func WithWALPolicy(w WALPolicy) Option {
+	return func(c *config) error {
+		if w > WALExternal {
+			return fmt.Errorf("WithWALPolicy(%v): want WALBounded, WALSQLite or WALExternal", w)
+		}
+		c.walPolicy = w
+		return nil
+	}
+}
+
+// WithWALLimit sets the -wal file size, in bytes, that a [WALBounded] pool
+// truncates past, and its journal_size_limit. At least 64 KiB; the default
+// is [DefaultWALLimit].
+func WithWALLimit(bytes int64) Option {
+	return func(c *config) error {
+		if bytes < minWALLimit {
+			return fmt.Errorf("WithWALLimit(%d): want at least %d bytes", bytes, minWALLimit)
+		}
+		c.walLimit = bytes
+		return nil
+	}
+}
+
+// WithCheckpointTimeout bounds how long a [WALBounded] truncating
+// checkpoint waits for readers of old snapshots, holding the writer; a
+// checkpoint that runs out of time is counted in Stats and tried again.
+// From 1ms to 10s; the default is [DefaultCheckpointTimeout].
+func WithCheckpointTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Millisecond || d > 10*time.Second {
+			return fmt.Errorf("WithCheckpointTimeout(%v): want 1ms to 10s", d)
+		}
+		c.checkpointTimeout = d
+		return nil
+	}
+}
+
+// walState is what the pool knows of its WAL.
+type walState struct {
+	frames    atomic.Int64 // in the WAL after the last commit (the WAL hook)
+	nextAt    atomic.Int64 // frames at which the janitor is woken
+	frameSize atomic.Int64 // page size + frame header
+
+	// Guarded by pool.mu.
+	checkpoints, busy uint64
+	reclaimed         int64
+}
+
+// configureWAL applies the policy to a new writer. Called while the
+// connection is set up, before anyone uses it.
+func (p *pool) configureWAL(c *Conn) error {
+	if p.t.memory {
+		return nil
+	}
+	switch p.cfg.walPolicy {
+	case WALExternal:
+		return c.raw.WALAutoCheckpoint(0)
+	case WALSQLite:
+		return nil
+	}
+	var pageSize int64
+	stmt, _, err := c.raw.Prepare("PRAGMA page_size")
+	if err != nil {
+		return err
+	}
+	if stmt.Step() {
+		pageSize = stmt.ColumnInt64(0)
+	}
+	if err := stmt.Close(); err != nil {
+		return err
+	}
+	p.wal.frameSize.Store(pageSize + 24)
+	p.wal.nextAt.Store(p.nextCheckpointAt(0))
+	if err := c.raw.Exec("PRAGMA journal_size_limit=" + strconv.FormatInt(p.cfg.walLimit, 10)); err != nil {
+		return err
+	}
+	// The hook replaces SQLite's automatic checkpoint: the janitor runs it.
+	c.raw.WALHook(func(_ *sqlite3.Conn, _ string, frames int) error {
+		p.wal.frames.Store(int64(frames))
+		return nil
+	})
+	return nil
+}
+
+// nextCheckpointAt is the frame count at which to look at the WAL again,
+// from the frames it has now.
+func (p *pool) nextCheckpointAt(frames int64) int64 {
+	step := int64(passivePages)
+	if fs := p.wal.frameSize.Load(); fs > 0 {
+		step = min(step, max(1, p.cfg.walLimit/fs/4))
+	}
+	return frames + step
+}
+
+// walAfterRelease wakes the janitor when the WAL has grown enough to look
+// at: two atomic loads on the writer's release.
+func (p *pool) walAfterRelease() {
+	if p.cfg.walPolicy != WALBounded || p.t.memory {
+		return
+	}
+	if p.wal.frames.Load() >= p.wal.nextAt.Load() {
+		select {
+		case p.janitor.wake <- struct{}{}:
+		default: // already woken
+		}
+	}
+}
+
+func (p *pool) walPath() string { return p.t.key + "-wal" }
+
+func (p *pool) walSize() int64 {
+	if p.t.memory {
+		return 0
+	}
+	fi, err := os.Stat(p.walPath())
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// checkpointIfDue runs the checkpoint the WAL needs, if any, on the writer,
+// taken in turn like any lease.
+func (p *pool) checkpointIfDue(ctx context.Context) {
+	if p.cfg.walPolicy != WALBounded || p.t.memory {
+		return
+	}
+	frames := p.wal.frames.Load()
+	size := p.walSize()
+	mode := sqlite3.CHECKPOINT_PASSIVE
+	switch {
+	case size >= p.cfg.walLimit:
+		mode = sqlite3.CHECKPOINT_TRUNCATE
+	case frames < passivePages:
+		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
+		return
+	}
+	c, err := p.acquire(ctx, &p.writer)
+	if err != nil {
+		return // closing
+	}
+	defer p.release(c)
+	busy, err := p.checkpoint(c, mode)
+	after := p.walSize()
+	p.mu.Lock()
+	switch {
+	case err != nil:
+	case busy:
+		p.wal.busy++
+	default:
+		p.wal.checkpoints++
+		p.wal.reclaimed += max(0, size-after)
+	}
+	p.mu.Unlock()
+	switch {
+	case err != nil || busy:
+		// Retry soon: the readers in the way hold short snapshots, or the
+		// janitor's next round tries again.
+		p.wal.nextAt.Store(p.wal.frames.Load() + max(1, (p.nextCheckpointAt(0))/8))
+		p.log(slog.LevelWarn, "sqlitepool: checkpoint could not finish in time; readers hold old snapshots",
+			slog.String("mode", checkpointModeName(mode)), slog.Any("error", err),
+			slog.Int64("wal_bytes", size))
+	case mode == sqlite3.CHECKPOINT_TRUNCATE:
+		p.wal.frames.Store(0)
+		p.wal.nextAt.Store(p.nextCheckpointAt(0))
+	default:
+		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
+	}
+}
+
+// checkpoint runs one checkpoint with the busy wait bounded by the
+// checkpoint timeout, and reports whether readers kept it from finishing.
+func (p *pool) checkpoint(c *Conn, mode sqlite3.CheckpointMode) (busy bool, err error) {
+	if mode != sqlite3.CHECKPOINT_PASSIVE {
+		if err := c.raw.BusyTimeout(p.cfg.checkpointTimeout); err != nil {
+			return false, err
+		}
+		defer c.raw.BusyTimeout(p.cfg.busyTimeout)
+	}
+	_, _, err = c.raw.WALCheckpoint("main", mode)
+	if errors.Is(err, sqlite3.BUSY) {
+		return true, nil
+	}
+	if err != nil {
+		c.noteBroken(err)
+	}
+	return false, err
+}
+
+func checkpointModeName(m sqlite3.CheckpointMode) string {
+	switch m {
+	case sqlite3.CHECKPOINT_PASSIVE:
+		return "passive"
+	case sqlite3.CHECKPOINT_TRUNCATE:
+		return "truncate"
+	}
+	return strconv.Itoa(int(m))
+}
