@@ -19,7 +19,7 @@ const faultVFSName = "sqlitepool-fault"
 
 // faults is what the fault VFS injects; set through a test's *faultPlan.
 type faultPlan struct {
-	prefix string               // the database's path: its files and only those fail
+	prefix string                // the database's path: its files and only those fail
 	read   atomic.Pointer[error] // error for every read, or nil
 	write  atomic.Pointer[error] // error for every write, or nil
 	reads  atomic.Int64          // reads failed
@@ -104,18 +104,18 @@ func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
 	return f.File.WriteAt(b, off)
 }
 
-func (f *faultFile) Unwrap() vfs.File                 { return f.File }
-func (f *faultFile) SharedMemory() vfs.SharedMemory   { return vfsutil.WrapSharedMemory(f.File) }
-func (f *faultFile) LockState() vfs.LockLevel         { return vfsutil.WrapLockState(f.File) }
-func (f *faultFile) PersistWAL() bool                 { return vfsutil.WrapPersistWAL(f.File) }
-func (f *faultFile) SetPersistWAL(keep bool)          { vfsutil.WrapSetPersistWAL(f.File, keep) }
-func (f *faultFile) HasMoved() (bool, error)          { return vfsutil.WrapHasMoved(f.File) }
-func (f *faultFile) SizeHint(size int64) error        { return vfsutil.WrapSizeHint(f.File, size) }
-func (f *faultFile) ChunkSize(size int)               { vfsutil.WrapChunkSize(f.File, size) }
-func (f *faultFile) CheckpointStart()                 { vfsutil.WrapCheckpointStart(f.File) }
-func (f *faultFile) CheckpointDone()                  { vfsutil.WrapCheckpointDone(f.File) }
-func (f *faultFile) BusyHandler(handler func() bool)  { vfsutil.WrapBusyHandler(f.File, handler) }
-func (f *faultFile) SyncSuper(super string) error     { return vfsutil.WrapSyncSuper(f.File, super) }
+func (f *faultFile) Unwrap() vfs.File                { return f.File }
+func (f *faultFile) SharedMemory() vfs.SharedMemory  { return vfsutil.WrapSharedMemory(f.File) }
+func (f *faultFile) LockState() vfs.LockLevel        { return vfsutil.WrapLockState(f.File) }
+func (f *faultFile) PersistWAL() bool                { return vfsutil.WrapPersistWAL(f.File) }
+func (f *faultFile) SetPersistWAL(keep bool)         { vfsutil.WrapSetPersistWAL(f.File, keep) }
+func (f *faultFile) HasMoved() (bool, error)         { return vfsutil.WrapHasMoved(f.File) }
+func (f *faultFile) SizeHint(size int64) error       { return vfsutil.WrapSizeHint(f.File, size) }
+func (f *faultFile) ChunkSize(size int)              { vfsutil.WrapChunkSize(f.File, size) }
+func (f *faultFile) CheckpointStart()                { vfsutil.WrapCheckpointStart(f.File) }
+func (f *faultFile) CheckpointDone()                 { vfsutil.WrapCheckpointDone(f.File) }
+func (f *faultFile) BusyHandler(handler func() bool) { vfsutil.WrapBusyHandler(f.File, handler) }
+func (f *faultFile) SyncSuper(super string) error    { return vfsutil.WrapSyncSuper(f.File, super) }
 func (f *faultFile) Pragma(name, value string) (string, error) {
 	return vfsutil.WrapPragma(f.File, name, value)
 }

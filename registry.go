@@ -175,7 +175,7 @@ func (e *entry) release(ctx context.Context) error {
 			e.remove()
 		}
 	}()
-	err, done := e.pool.close(ctx)
+	done, err := e.pool.close(ctx)
 	if done != nil {
 		finished = false
 		go func() {

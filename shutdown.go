@@ -15,7 +15,7 @@ import (
 // on them fails with ErrClosed from then on) and close returns at once with
 // an error; the connections close when the last of those leases is
 // released, and done is closed then. done is nil when close finished.
-func (p *pool) close(ctx context.Context) (err error, done <-chan struct{}) {
+func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 	p.mu.Lock()
 	p.closed = true
 	p.closeGateLocked()
@@ -37,7 +37,7 @@ func (p *pool) close(ctx context.Context) (err error, done <-chan struct{}) {
 
 	select {
 	case <-drained:
-		return p.closeConns(), nil
+		return nil, p.closeConns()
 	case <-ctx.Done():
 	}
 	p.forced.Store(true)
@@ -50,8 +50,8 @@ func (p *pool) close(ctx context.Context) (err error, done <-chan struct{}) {
 		p.closeConns() // nobody is left to hear of an error
 		close(finished)
 	}()
-	return fmt.Errorf("%w: closing the pool of %q: %d leases still out were interrupted; their connections close when they are released: %w",
-		ErrClosed, p.t.name, out, ctx.Err()), finished
+	return finished, fmt.Errorf("%w: closing the pool of %q: %d leases still out were interrupted; their connections close when they are released: %w",
+		ErrClosed, p.t.name, out, ctx.Err())
 }
 
 // closeConns closes every connection, once none is leased.
