@@ -333,6 +333,8 @@ func (p *pool) release(c *Conn) {
 	case c.expired(p.now()):
 		p.discard(s, c, rolledBack, reasonLifetime, nil)
 		return
+	case c.role == RoleWriter:
+		p.walHardLimit(c)
 	}
 	p.mu.Lock()
 	if rolledBack {

@@ -27,10 +27,11 @@ import (
 type WALPolicy uint8
 
 const (
-	// WALBounded (the default) keeps the -wal file near the limit of
+	// WALBounded (the default) keeps the -wal file under the limit of
 	// [WithWALLimit]: the pool runs SQLite's passive checkpoint every 1000
 	// pages from its background janitor, a TRUNCATE checkpoint when the file
-	// passes the limit, and sets journal_size_limit to the limit.
+	// passes a quarter of the limit, and sets journal_size_limit to the
+	// limit.
 	WALBounded WALPolicy = iota
 	// WALSQLite leaves checkpoints to SQLite's automatic checkpoint: passive,
 	// every 1000 pages, run by the committing write. Under continuous reads
@@ -83,7 +84,8 @@ func WithWALPolicy(w WALPolicy) Option {
 }
 
 // WithWALLimit sets the -wal file size, in bytes, that a [WALBounded] pool
-// truncates past, and its journal_size_limit. At least 64 KiB; the default
+// keeps the file under (it truncates it from a quarter of that size), and its
+// journal_size_limit. At least 64 KiB; the default
 // is [DefaultWALLimit].
 func WithWALLimit(bytes int64) Option {
 	return func(c *config) error {
@@ -150,7 +152,11 @@ func (p *pool) configureWAL(c *Conn) error {
 	}
 	// The hook replaces SQLite's automatic checkpoint: the janitor runs it.
 	c.raw.WALHook(func(_ *sqlite3.Conn, _ string, frames int) error {
-		p.wal.frames.Store(int64(frames))
+		if prev := p.wal.frames.Swap(int64(frames)); int64(frames) < prev {
+			// The writer rewound the WAL (no reader was in it): count
+			// from the start again.
+			p.wal.nextAt.Store(p.nextCheckpointAt(int64(frames)))
+		}
 		return nil
 	})
 	return nil
@@ -161,9 +167,28 @@ func (p *pool) configureWAL(c *Conn) error {
 func (p *pool) nextCheckpointAt(frames int64) int64 {
 	step := int64(passivePages)
 	if fs := p.wal.frameSize.Load(); fs > 0 {
-		step = min(step, max(1, p.cfg.walLimit/fs/4))
+		step = min(step, max(1, p.cfg.walLimit/fs/16))
 	}
 	return frames + step
+}
+
+// walHardLimit runs on the writer's release, before it goes back: if the
+// WAL reached the limit (the janitor fell behind), the releasing caller
+// truncates it, waiting for readers up to the checkpoint timeout. Two
+// atomic loads when it has not.
+func (p *pool) walHardLimit(c *Conn) {
+	if p.cfg.walPolicy != WALBounded || p.t.memory {
+		return
+	}
+	if p.wal.frames.Load()*p.wal.frameSize.Load() < p.cfg.walLimit {
+		return
+	}
+	size := p.walSize()
+	if size < p.cfg.walLimit {
+		return
+	}
+	busy, err := p.checkpoint(c, sqlite3.CHECKPOINT_TRUNCATE)
+	p.countCheckpoint(sqlite3.CHECKPOINT_TRUNCATE, size, busy, err)
 }
 
 // walAfterRelease wakes the janitor when the WAL has grown enough to look
@@ -203,18 +228,24 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	size := p.walSize()
 	mode := sqlite3.CHECKPOINT_PASSIVE
 	switch {
-	case size >= p.cfg.walLimit:
+	// From a quarter of the limit: the writer goes on while the janitor
+	// gets going and waits for the readers, and the file must stay under.
+	case size >= p.cfg.walLimit/4:
 		mode = sqlite3.CHECKPOINT_TRUNCATE
 	case frames < passivePages:
 		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
 		return
 	}
-	c, err := p.acquire(ctx, &p.writer)
-	if err != nil {
-		return // closing
+	busy, err := p.runCheckpoint(ctx, mode)
+	if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+		return
 	}
-	defer p.release(c)
-	busy, err := p.checkpoint(c, mode)
+	p.countCheckpoint(mode, size, busy, err)
+}
+
+// countCheckpoint records a checkpoint's outcome and when to look again.
+func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy bool, err error) {
+	frames := p.wal.frames.Load()
 	after := p.walSize()
 	p.mu.Lock()
 	switch {
@@ -240,6 +271,36 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	default:
 		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
 	}
+}
+
+// runCheckpoint runs a checkpoint on the writer. A truncating one first
+// tries to catch a moment when no lease is out, holding new leases back
+// for at most a quarter of the checkpoint timeout, the way Exclusive does:
+// with no reader in a snapshot it cannot be kept from finishing. If leases
+// stay out longer (a long read), it runs anyway and waits for those
+// readers, up to the checkpoint timeout, while new readers go on.
+func (p *pool) runCheckpoint(ctx context.Context, mode sqlite3.CheckpointMode) (busy bool, err error) {
+	if mode == sqlite3.CHECKPOINT_TRUNCATE {
+		xctx, cancel := context.WithTimeout(ctx, p.cfg.checkpointTimeout/4)
+		x, xerr := p.acquireExclusive(xctx)
+		cancel()
+		if xerr == nil {
+			defer p.endExclusive(x)
+			if x.writer != nil { // else not open: nothing was written since
+				return p.checkpoint(x.writer, mode)
+			}
+			return false, nil
+		}
+		if errors.Is(xerr, ErrClosed) {
+			return false, xerr
+		}
+	}
+	c, err := p.acquire(ctx, &p.writer)
+	if err != nil {
+		return false, err
+	}
+	defer p.release(c)
+	return p.checkpoint(c, mode)
 }
 
 // checkpoint runs one checkpoint with the busy wait bounded by the
