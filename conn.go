@@ -86,7 +86,8 @@ func (c *Conn) Role() Role { return c.role }
 // other type, or a count that does not match the parameters, returns an
 // error matching [ErrInvalidArgument] before anything runs. Rows are
 // discarded.
-func (c *Conn) Exec(sql string, args ...any) error {
+func (c *Conn) Exec(sql string, args ...any) (err error) {
+	defer c.recoverOOM(&err)
 	e, err := c.prep(sql)
 	if err != nil {
 		return err

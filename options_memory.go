@@ -1,6 +1,10 @@
 package sqlitepool
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/ncruces/go-sqlite3"
+)
 
 // Each connection is an instance of the engine with its own linear memory:
 // it reserves 256 MiB of address space by default, commits pages only as
@@ -16,8 +20,10 @@ const (
 
 // WithMaxMemory caps the memory of each connection, in bytes, from 1 MiB to
 // 4 GiB (the engine's sqlite3.WithMaxMemory; the default is 256 MiB on
-// 64-bit systems). A statement that needs more fails with SQLITE_NOMEM and
-// the connection stays usable. Leave room for the page cache
+// 64-bit systems). A statement that needs more fails: through the pool's
+// helpers (Exec, QueryRow, Query) with an error matching sqlite3.NOMEM, and
+// the connection stays usable; a statement stepped by hand makes the engine
+// panic, as it does on any out-of-memory. Leave room for the page cache
 // ([WithCacheSize]) and the statement cache.
 func WithMaxMemory(bytes int64) Option {
 	return func(c *config) error {
@@ -39,4 +45,20 @@ func WithCacheSize(kib int) Option {
 		c.cacheSize = kib
 		return nil
 	}
+}
+
+// recoverOOM turns the engine's out-of-memory panic (it treats SQLITE_NOMEM
+// as fatal) into an error matching sqlite3.NOMEM, for the pool's helpers: a
+// capped connection that meets a statement too big for it stays usable.
+// Other panics go on.
+func (c *Conn) recoverOOM(errp *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	if err, ok := v.(error); ok && err.Error() == "sqlite3: out of memory" {
+		*errp = fmt.Errorf("sqlitepool: %q: the statement needs more memory than the connection may use (WithMaxMemory): %w", c.db, sqlite3.NOMEM)
+		return
+	}
+	panic(v)
 }

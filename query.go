@@ -55,7 +55,8 @@ func (r *Row) Scan(dest ...any) error {
 }
 
 // scanOne runs a query and scans its first row.
-func (c *Conn) scanOne(sql string, args, dest []any) error {
+func (c *Conn) scanOne(sql string, args, dest []any) (err error) {
+	defer c.recoverOOM(&err)
 	stmt, err := c.query(sql, args)
 	if err != nil {
 		return err

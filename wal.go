@@ -47,6 +47,17 @@ const (
 // MarshalText writes the policy's name, for Stats in JSON (expvar).
 func (w WALPolicy) MarshalText() ([]byte, error) { return []byte(w.String()), nil }
 
+// UnmarshalText reads a name written by MarshalText.
+func (w *WALPolicy) UnmarshalText(b []byte) error {
+	for _, p := range []WALPolicy{WALBounded, WALSQLite, WALExternal} {
+		if p.String() == string(b) {
+			*w = p
+			return nil
+		}
+	}
+	return fmt.Errorf("sqlitepool: unknown WAL policy %q", b)
+}
+
 func (w WALPolicy) String() string {
 	switch w {
 	case WALBounded:
