@@ -1,0 +1,160 @@
+// Package sqlbench is the database/sql contender, shared by the current
+// engine's driver and the wazero engine's: the code is the same, only the
+// driver registered under the name differs.
+package sqlbench
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/sqlitepool/sqlitepool/bench/harness"
+)
+
+// New returns a contender on driver (registered by the caller, under the
+// name "sqlite3" for ncruces). With split, it is the common split pattern:
+// one *sql.DB with a single connection for writes, another, read-only, for
+// reads. Without, it is one *sql.DB for everything.
+//
+// Both are tuned as ncruces' driver documentation advises: WAL, a busy
+// timeout set first, and _txlock=immediate so that a write transaction
+// takes the lock at BEGIN instead of failing halfway. The idle limit is
+// raised to the open limit (database/sql keeps only 2 idle connections by
+// default, and would otherwise close and reopen connections all the time).
+func New(label, driver string, split bool) harness.Contender {
+	return harness.Local{Label: label, Open: func(ctx context.Context, spec harness.Spec) (harness.Session, error) {
+		return open(ctx, driver, split, spec)
+	}}
+}
+
+// DSN is the data source name for path: WAL, synchronous=NORMAL (as every
+// contender), the busy timeout first, and immediate write transactions.
+// readOnly opens with mode=ro instead, for the split pattern's readers.
+func DSN(path string, spec harness.Spec, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", spec.BusyTimeout.Milliseconds()))
+	if readOnly {
+		q.Set("mode", "ro")
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(wal)")
+		q.Set("_txlock", "immediate")
+	}
+	q.Add("_pragma", "synchronous(normal)")
+	return (&url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}).String()
+}
+
+type session struct {
+	reads, writes *sql.DB // the same *sql.DB unless split
+	point, join   *sql.Stmt
+	insert        *sql.Stmt // prepared on writes
+}
+
+func open(ctx context.Context, driver string, split bool, spec harness.Spec) (_ harness.Session, err error) {
+	s := &session{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Close())
+		}
+	}()
+	if s.writes, err = sql.Open(driver, DSN(spec.Path, spec, false)); err != nil {
+		return nil, err
+	}
+	if split {
+		// The writer: one connection, so writes queue in database/sql
+		// instead of fighting for SQLite's lock.
+		s.writes.SetMaxOpenConns(1)
+		if s.reads, err = sql.Open(driver, DSN(spec.Path, spec, true)); err != nil {
+			return nil, err
+		}
+		limit(s.reads, spec.Conns)
+	} else {
+		// As many connections as sqlitepool has: its readers and its
+		// writer.
+		limit(s.writes, spec.Conns+1)
+		s.reads = s.writes
+	}
+	if s.point, err = s.reads.PrepareContext(ctx, harness.SQLPointRead); err != nil {
+		return nil, err
+	}
+	if s.join, err = s.reads.PrepareContext(ctx, harness.SQLJoinAgg); err != nil {
+		return nil, err
+	}
+	if s.insert, err = s.writes.PrepareContext(ctx, harness.SQLInsert); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func limit(db *sql.DB, n int) {
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+}
+
+func (s *session) NewWorker() (harness.Worker, error) { return worker{s}, nil }
+
+func (s *session) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.point, s.join, s.insert} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.reads != nil && s.reads != s.writes {
+		errs = append(errs, s.reads.Close())
+	}
+	if s.writes != nil {
+		errs = append(errs, s.writes.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// worker holds nothing of its own: database/sql lends a connection per
+// call. Its context is Background, as for every contender.
+type worker struct{ s *session }
+
+func (w worker) PointRead(id int64) (u harness.User, err error) {
+	err = w.s.point.QueryRowContext(context.Background(), id).Scan(&u.ID, &u.Name, &u.Email, &u.CreatedAt)
+	return u, err
+}
+
+func (w worker) JoinAgg(postID int64) (n int, err error) {
+	rows, err := w.s.join.QueryContext(context.Background(), postID)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var name string
+	var count int64
+	for rows.Next() {
+		if err := rows.Scan(&name, &count); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, rows.Err()
+}
+
+func (w worker) Insert(rows []harness.Like) (err error) {
+	ctx := context.Background()
+	tx, err := w.s.writes.BeginTx(ctx, nil) // BEGIN IMMEDIATE: _txlock
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, tx.Rollback())
+		}
+	}()
+	st := tx.StmtContext(ctx, w.s.insert)
+	for _, r := range rows {
+		if _, err := st.ExecContext(ctx, r.PostID, r.UserID, r.CreatedAt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (worker) Close() error { return nil }
