@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"path/filepath"
 	"runtime/debug"
@@ -31,6 +32,12 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 	}
 	raw, err := sqlite3.OpenContext(octx, engineDSN(t, role, cfg))
 	if err != nil {
+		// The engine's VFS does not fall back to read-only when it may not
+		// write the file (or create it in its directory), as SQLite's unix
+		// VFS does: it fails, and so the writer cannot write.
+		if role == RoleWriter && errors.Is(err, fs.ErrPermission) {
+			return nil, fmt.Errorf("%w: the writer cannot open %q for writing; check the permissions of the file and its directory: %w", ErrReadOnly, t.name, err)
+		}
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
 	c := &Conn{raw: raw, role: role, db: t.name, rawUsed: true} // setup hooks may use Raw
@@ -83,14 +90,21 @@ func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 		return err
 	}
 	if c.role == RoleWriter {
-		// SQLite silently opens a write-protected file read-only.
-		if ro, _ := c.raw.ReadOnly("main"); ro {
-			return fmt.Errorf("%w: the writer cannot write to %q; check the file's and directory's permissions", ErrReadOnly, t.name)
-		}
+		var err error
 		if !t.memory {
-			if err := c.enableWAL(ctx, cfg.busyTimeout); err != nil {
-				return err
-			}
+			err = c.enableWAL(ctx, cfg.busyTimeout)
+		}
+		// SQLite silently opens a write-protected file read-only, and a file
+		// of a newer format read-only once it has read its header, which
+		// enableWAL does; in a read-only directory, the switch to WAL fails.
+		if ro, _ := c.raw.ReadOnly("main"); ro && err == nil {
+			err = sqlite3.READONLY
+		}
+		if errors.Is(err, sqlite3.READONLY) {
+			return fmt.Errorf("%w: the writer cannot write to %q; check the permissions of the file and its directory, or whether a newer SQLite wrote it: %w", ErrReadOnly, t.name, err)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	pragmas := "PRAGMA synchronous=" + cfg.synchronous + "; PRAGMA foreign_keys=" + onOff(cfg.foreignKeys) + ";"
@@ -122,7 +136,12 @@ func (c *Conn) enableWAL(ctx context.Context, busyTimeout time.Duration) error {
 			if mode != "wal" {
 				return fmt.Errorf("journal_mode=WAL left the database in mode %q", mode)
 			}
-			return nil
+			// Switched from a rollback journal, the connection opens the
+			// WAL only at its next transaction. A writer closed before one
+			// (every read went to readers) would leave the -wal and -shm
+			// files the readers made behind: open it now.
+			_, err = c.pragma("PRAGMA user_version")
+			return err
 		}
 		if !errors.Is(err, sqlite3.BUSY) || time.Now().After(deadline) {
 			return err

@@ -101,7 +101,10 @@ func privateMemory(t target) (target, error) {
 }
 
 func memdbDSN(path string) string {
-	u := url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: "vfs=memdb"}
+	// A path that starts with "//" needs its empty authority spelled out:
+	// "file://x" has the authority "x", which this engine build reads as
+	// part of the path, others refuse, and resolve refuses (FuzzResolveName).
+	u := url.URL{Scheme: "file", OmitHost: !strings.HasPrefix(path, "//"), Path: path, RawQuery: "vfs=memdb"}
 	return u.String()
 }
 
@@ -183,9 +186,36 @@ func checkExisting(name, path string) error {
 		return bad(ErrInvalidName, err.Error())
 	}
 	defer f.Close()
-	head := make([]byte, len(sqliteHeader))
-	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteHeader) {
+	head := make([]byte, 100)
+	n, err := io.ReadFull(f, head)
+	if n < len(sqliteHeader) || !bytes.Equal(head[:len(sqliteHeader)], sqliteHeader) {
 		return bad(ErrNotDatabase, path+" does not start with the SQLite header; check the path")
 	}
+	// The engine's own "file is not a database" (SQLITE_NOTADB) would not
+	// match ErrNotDatabase: check here what SQLite checks of the header
+	// before it reads anything else.
+	if err != nil {
+		return bad(ErrNotDatabase, path+" ends inside the 100-byte SQLite header")
+	}
+	if msg := badHeader(head); msg != "" {
+		return bad(ErrNotDatabase, path+" has a damaged SQLite header: "+msg)
+	}
 	return nil
+}
+
+// badHeader describes what makes SQLite refuse a database header with
+// SQLITE_NOTADB (lockBtree in btree.c), or returns "" if nothing does.
+func badHeader(h []byte) string {
+	pageSize := int(h[16])<<8 | int(h[17])<<16 // 1 in the header is 65536
+	switch {
+	case pageSize < 512 || pageSize > 65536 || pageSize&(pageSize-1) != 0:
+		return fmt.Sprintf("page size %d is not a power of two from 512 to 65536", pageSize)
+	case h[19] > 2:
+		return fmt.Sprintf("read version %d is newer than this SQLite", h[19])
+	case h[21] != 64 || h[22] != 32 || h[23] != 32:
+		return fmt.Sprintf("payload fractions %d/%d/%d are not 64/32/32", h[21], h[22], h[23])
+	case pageSize-int(h[20]) < 480:
+		return fmt.Sprintf("%d reserved bytes leave less than 480 of a %d-byte page", h[20], pageSize)
+	}
+	return ""
 }
