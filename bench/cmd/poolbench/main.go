@@ -29,8 +29,12 @@ import (
 	"github.com/sqlitepool/sqlitepool/bench/internal/dataset"
 )
 
-// allContenders is every contender's name, in table order.
-var allContenders = []string{"sqlitepool", "bare", "database/sql", "split", "zombiezen", "wazero", "open-per-op"}
+// defaultContenders are the contenders, in table order;
+// allContenders adds experiments run only when named.
+var (
+	defaultContenders = []string{"sqlitepool", "bare", "database/sql", "split", "zombiezen", "wazero", "open-per-op"}
+	allContenders     = append(slices.Clone(defaultContenders), "sqlitepool-ckpt")
+)
 
 type config struct {
 	rounds      int
@@ -60,7 +64,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.Int64Var(&cfg.users, "users", 50000, "dataset size in users; posts, comments and likes follow the seeds' proportions")
 	conc := fs.String("conc", "1,8,64,256", "goroutines per cell, comma-separated")
 	workloads := fs.String("workloads", joinNames(harness.Workloads), "workloads, comma-separated")
-	names := fs.String("contenders", strings.Join(allContenders, ","), "contenders, comma-separated")
+	names := fs.String("contenders", strings.Join(defaultContenders, ","), "contenders, comma-separated; sqlitepool-ckpt (an experiment: the writer's checkpoints moved to another connection) runs only when named")
 	fs.IntVar(&cfg.conns, "conns", runtime.GOMAXPROCS(0), "read connections of every pool (sqlitepool's readers; database/sql and zombiezen get one more, for the writer)")
 	fs.DurationVar(&cfg.busyTimeout, "busy-timeout", 5*time.Second, "busy timeout of every connection")
 	fs.StringVar(&cfg.dataDir, "data", filepath.Join(os.TempDir(), "poolbench"), "directory for the cached dataset and the run's copy")
@@ -235,6 +239,8 @@ func openContenders(ctx context.Context, cfg *config, work string) ([]harness.Co
 		switch name {
 		case "sqlitepool":
 			cs = append(cs, contenders.Pool())
+		case "sqlitepool-ckpt":
+			cs = append(cs, contenders.PoolCheckpointer())
 		case "bare":
 			cs = append(cs, contenders.Bare())
 		case "database/sql":

@@ -71,6 +71,13 @@ func BenchmarkPointRead(b *testing.B) {
 	})
 }
 
+// BenchmarkInsert inserts one row per transaction.
+func BenchmarkInsert(b *testing.B) {
+	benchWorkload(b, func(w harness.Worker, i int64, users int64) error {
+		return w.Insert([]harness.Like{{PostID: i%100 + 1, UserID: i%users + 1, CreatedAt: i}})
+	})
+}
+
 // BenchmarkMixed is like BenchmarkPointRead with one insert in ten.
 func BenchmarkMixed(b *testing.B) {
 	rows := []harness.Like{{PostID: 1, UserID: 1, CreatedAt: 1}}
