@@ -223,6 +223,17 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 	return nil
 }
 
+// inProcess makes the contenders that run in this process, by name.
+var inProcess = map[string]func() harness.Contender{
+	"sqlitepool":      contenders.Pool,
+	"sqlitepool-ckpt": contenders.PoolCheckpointer,
+	"bare":            contenders.Bare,
+	"database/sql":    contenders.DatabaseSQL,
+	"split":           contenders.Split,
+	"zombiezen":       contenders.Zombiezen,
+	"open-per-op":     contenders.OpenPerOp,
+}
+
 // openContenders makes the contenders asked for; the wazero one is a child
 // process, ended by the returned function.
 func openContenders(ctx context.Context, cfg *config, work string) ([]harness.Contender, func(), error) {
@@ -236,31 +247,19 @@ func openContenders(ctx context.Context, cfg *config, work string) ([]harness.Co
 		}
 	}
 	for _, name := range cfg.contenders {
-		switch name {
-		case "sqlitepool":
-			cs = append(cs, contenders.Pool())
-		case "sqlitepool-ckpt":
-			cs = append(cs, contenders.PoolCheckpointer())
-		case "bare":
-			cs = append(cs, contenders.Bare())
-		case "database/sql":
-			cs = append(cs, contenders.DatabaseSQL())
-		case "split":
-			cs = append(cs, contenders.Split())
-		case "zombiezen":
-			cs = append(cs, contenders.Zombiezen())
-		case "open-per-op":
-			cs = append(cs, contenders.OpenPerOp())
-		case "wazero":
-			logf("building %s", cfg.wazeroDir)
-			r, err := contenders.Wazero(ctx, cfg.wazeroDir, work)
-			if err != nil {
-				closeAll()
-				return nil, nil, fmt.Errorf("wazero contender (run from the bench directory, or set -wazero): %w", err)
-			}
-			remote = r
-			cs = append(cs, r)
+		if open, ok := inProcess[name]; ok {
+			cs = append(cs, open())
+			continue
 		}
+		// The one contender left is wazero (parseFlags knows every name).
+		logf("building %s", cfg.wazeroDir)
+		r, err := contenders.Wazero(ctx, cfg.wazeroDir, work)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("wazero contender (run from the bench directory, or set -wazero): %w", err)
+		}
+		remote = r
+		cs = append(cs, r)
 	}
 	return cs, closeAll, nil
 }
