@@ -29,8 +29,12 @@ import (
 	"github.com/sqlitepool/sqlitepool/bench/internal/dataset"
 )
 
-// allContenders is every contender's name, in table order.
-var allContenders = []string{"sqlitepool", "bare", "database/sql", "split", "zombiezen", "wazero", "open-per-op"}
+// defaultContenders are the contenders, in table order;
+// allContenders adds experiments run only when named.
+var (
+	defaultContenders = []string{"sqlitepool", "bare", "database/sql", "split", "zombiezen", "wazero", "open-per-op"}
+	allContenders     = append(slices.Clone(defaultContenders), "sqlitepool-ckpt")
+)
 
 type config struct {
 	rounds      int
@@ -60,7 +64,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.Int64Var(&cfg.users, "users", 50000, "dataset size in users; posts, comments and likes follow the seeds' proportions")
 	conc := fs.String("conc", "1,8,64,256", "goroutines per cell, comma-separated")
 	workloads := fs.String("workloads", joinNames(harness.Workloads), "workloads, comma-separated")
-	names := fs.String("contenders", strings.Join(allContenders, ","), "contenders, comma-separated")
+	names := fs.String("contenders", strings.Join(defaultContenders, ","), "contenders, comma-separated; sqlitepool-ckpt (an experiment: the writer's checkpoints moved to another connection) runs only when named")
 	fs.IntVar(&cfg.conns, "conns", runtime.GOMAXPROCS(0), "read connections of every pool (sqlitepool's readers; database/sql and zombiezen get one more, for the writer)")
 	fs.DurationVar(&cfg.busyTimeout, "busy-timeout", 5*time.Second, "busy timeout of every connection")
 	fs.StringVar(&cfg.dataDir, "data", filepath.Join(os.TempDir(), "poolbench"), "directory for the cached dataset and the run's copy")
@@ -219,6 +223,17 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 	return nil
 }
 
+// inProcess makes the contenders that run in this process, by name.
+var inProcess = map[string]func() harness.Contender{
+	"sqlitepool":      contenders.Pool,
+	"sqlitepool-ckpt": contenders.PoolCheckpointer,
+	"bare":            contenders.Bare,
+	"database/sql":    contenders.DatabaseSQL,
+	"split":           contenders.Split,
+	"zombiezen":       contenders.Zombiezen,
+	"open-per-op":     contenders.OpenPerOp,
+}
+
 // openContenders makes the contenders asked for; the wazero one is a child
 // process, ended by the returned function.
 func openContenders(ctx context.Context, cfg *config, work string) ([]harness.Contender, func(), error) {
@@ -232,29 +247,19 @@ func openContenders(ctx context.Context, cfg *config, work string) ([]harness.Co
 		}
 	}
 	for _, name := range cfg.contenders {
-		switch name {
-		case "sqlitepool":
-			cs = append(cs, contenders.Pool())
-		case "bare":
-			cs = append(cs, contenders.Bare())
-		case "database/sql":
-			cs = append(cs, contenders.DatabaseSQL())
-		case "split":
-			cs = append(cs, contenders.Split())
-		case "zombiezen":
-			cs = append(cs, contenders.Zombiezen())
-		case "open-per-op":
-			cs = append(cs, contenders.OpenPerOp())
-		case "wazero":
-			logf("building %s", cfg.wazeroDir)
-			r, err := contenders.Wazero(ctx, cfg.wazeroDir, work)
-			if err != nil {
-				closeAll()
-				return nil, nil, fmt.Errorf("wazero contender (run from the bench directory, or set -wazero): %w", err)
-			}
-			remote = r
-			cs = append(cs, r)
+		if open, ok := inProcess[name]; ok {
+			cs = append(cs, open())
+			continue
 		}
+		// The one contender left is wazero (parseFlags knows every name).
+		logf("building %s", cfg.wazeroDir)
+		r, err := contenders.Wazero(ctx, cfg.wazeroDir, work)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("wazero contender (run from the bench directory, or set -wazero): %w", err)
+		}
+		remote = r
+		cs = append(cs, r)
 	}
 	return cs, closeAll, nil
 }

@@ -112,16 +112,26 @@ func insertTx(c *sqlite3.Conn, begin, insert, commit *sqlite3.Stmt, rows []harne
 	if err := begin.Exec(); err != nil {
 		return err
 	}
+	if err := insertRows(insert, rows); err != nil {
+		return errors.Join(err, rollback(c))
+	}
+	if err := commit.Exec(); err != nil {
+		return errors.Join(err, rollback(c))
+	}
+	return nil
+}
+
+// insertRows runs a prepared SQLInsert once per row: the same loop for
+// every contender on the ncruces engine (sqlitepool's Conn.Prep returns
+// the engine's statement too).
+func insertRows(insert *sqlite3.Stmt, rows []harness.Like) error {
 	for _, r := range rows {
 		insert.BindInt64(1, r.PostID)
 		insert.BindInt64(2, r.UserID)
 		insert.BindInt64(3, r.CreatedAt)
 		if err := insert.Exec(); err != nil {
-			return errors.Join(err, rollback(c))
+			return err
 		}
-	}
-	if err := commit.Exec(); err != nil {
-		return errors.Join(err, rollback(c))
 	}
 	return nil
 }

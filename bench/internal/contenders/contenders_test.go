@@ -16,7 +16,7 @@ import (
 // local lists the in-process contenders (wazero needs its child process:
 // poolbench covers it).
 func local() []harness.Contender {
-	return []harness.Contender{Pool(), Bare(), DatabaseSQL(), Split(), Zombiezen(), OpenPerOp()}
+	return []harness.Contender{Pool(), PoolCheckpointer(), Bare(), DatabaseSQL(), Split(), Zombiezen(), OpenPerOp()}
 }
 
 func testDB(tb testing.TB, users int64) (string, dataset.Size) {
@@ -68,6 +68,13 @@ func BenchmarkPointRead(b *testing.B) {
 	benchWorkload(b, func(w harness.Worker, i int64, users int64) error {
 		_, err := w.PointRead(i%users + 1)
 		return err
+	})
+}
+
+// BenchmarkInsert inserts one row per transaction.
+func BenchmarkInsert(b *testing.B) {
+	benchWorkload(b, func(w harness.Worker, i int64, users int64) error {
+		return w.Insert([]harness.Like{{PostID: i%100 + 1, UserID: i%users + 1, CreatedAt: i}})
 	})
 }
 

@@ -61,13 +61,8 @@ func (w perOpWorker) Insert(rows []harness.Like) error {
 		if err := c.Exec("BEGIN IMMEDIATE"); err != nil {
 			return err
 		}
-		for _, r := range rows {
-			insert.BindInt64(1, r.PostID)
-			insert.BindInt64(2, r.UserID)
-			insert.BindInt64(3, r.CreatedAt)
-			if err := insert.Exec(); err != nil {
-				return errors.Join(err, rollback(c))
-			}
+		if err := insertRows(insert, rows); err != nil {
+			return errors.Join(err, rollback(c))
 		}
 		if err := c.Exec("COMMIT"); err != nil {
 			return errors.Join(err, rollback(c))

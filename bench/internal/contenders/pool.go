@@ -86,15 +86,7 @@ func (w *poolWorker) insertRows(c *sqlitepool.Conn) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range w.rows {
-		stmt.BindInt64(1, r.PostID)
-		stmt.BindInt64(2, r.UserID)
-		stmt.BindInt64(3, r.CreatedAt)
-		if err := stmt.Exec(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertRows(stmt, w.rows)
 }
 
 func (w *poolWorker) Close() error { return nil }
