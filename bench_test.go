@@ -71,6 +71,33 @@ func benchDB(b *testing.B) string {
 
 const pointRead = "SELECT name FROM users WHERE id = ?"
 
+// rawPointRead opens a raw engine connection on path with pointRead
+// prepared, both closed when b ends.
+func rawPointRead(b *testing.B, path string) (*sqlite3.Conn, *sqlite3.Stmt) {
+	raw, err := sqlite3.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { raw.Close() })
+	stmt, _, err := raw.PrepareFlags(pointRead, sqlite3.PREPARE_PERSISTENT)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stmt.Close() })
+	return raw, stmt
+}
+
+// readPoint runs pointRead for the i-th user on stmt, prepared and reset
+// by the caller's loop.
+func readPoint(b *testing.B, stmt *sqlite3.Stmt, i int) {
+	stmt.BindInt(1, i%10000+1)
+	if !stmt.Step() {
+		b.Fatal(stmt.Err())
+	}
+	_ = stmt.ColumnRawText(0)
+	stmt.Reset()
+}
+
 // BenchmarkPointRead compares one point read by primary key on a raw
 // engine connection held by one goroutine (the floor) with the same read
 // through the pool.
@@ -79,42 +106,19 @@ func BenchmarkPointRead(b *testing.B) {
 	ctx := context.Background()
 
 	b.Run("raw-conn", func(b *testing.B) {
-		raw, err := sqlite3.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer raw.Close()
-		stmt, _, err := raw.PrepareFlags(pointRead, sqlite3.PREPARE_PERSISTENT)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer stmt.Close()
+		_, stmt := rawPointRead(b, path)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
 			i++
-			stmt.BindInt(1, i%10000+1)
-			if !stmt.Step() {
-				b.Fatal(stmt.Err())
-			}
-			_ = stmt.ColumnRawText(0)
-			stmt.Reset()
+			readPoint(b, stmt, i)
 		}
 	})
 
 	// The same read in a read transaction, as Read runs it: the difference
 	// from pool-Read-Prep is the pool's own cost.
 	b.Run("raw-conn-tx", func(b *testing.B) {
-		raw, err := sqlite3.Open(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer raw.Close()
-		stmt, _, err := raw.PrepareFlags(pointRead, sqlite3.PREPARE_PERSISTENT)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer stmt.Close()
+		raw, stmt := rawPointRead(b, path)
 		begin, _, _ := raw.PrepareFlags("BEGIN", sqlite3.PREPARE_PERSISTENT)
 		defer begin.Close()
 		commit, _, _ := raw.PrepareFlags("COMMIT", sqlite3.PREPARE_PERSISTENT)
@@ -124,12 +128,7 @@ func BenchmarkPointRead(b *testing.B) {
 		for b.Loop() {
 			i++
 			begin.Exec()
-			stmt.BindInt(1, i%10000+1)
-			if !stmt.Step() {
-				b.Fatal(stmt.Err())
-			}
-			_ = stmt.ColumnRawText(0)
-			stmt.Reset()
+			readPoint(b, stmt, i)
 			if err := commit.Exec(); err != nil {
 				b.Fatal(err)
 			}
@@ -154,12 +153,7 @@ func BenchmarkPointRead(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			stmt.BindInt(1, i%10000+1)
-			if !stmt.Step() {
-				b.Fatal(stmt.Err())
-			}
-			_ = stmt.ColumnRawText(0)
-			stmt.Reset()
+			readPoint(b, stmt, i)
 		}
 	})
 	b.Run("pool-Read-Prep", func(b *testing.B) {

@@ -183,11 +183,11 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 	// the user's own statements still running, and roll back. Without Raw,
 	// the cache's statements were all the lease could leave running, and
 	// they are reset: autocommit alone tells.
-	if c.raw.GetAutocommit() && (!c.rawUsed || c.raw.TxnState("") == sqlite3.TXN_NONE) {
-		c.rawUsed = false
+	rawUsed := c.rawUsed
+	c.rawUsed = false
+	if c.raw.GetAutocommit() && (!rawUsed || c.raw.TxnState("") == sqlite3.TXN_NONE) {
 		return false, nil
 	}
-	c.rawUsed = false
 	for s := range c.raw.Stmts() {
 		if s.Busy() {
 			s.Reset() // its error is the statement's, already seen or not, by its user

@@ -114,21 +114,7 @@ func (p *pool) acquireExclusive(ctx context.Context) (*exclusive, error) {
 	p.mu.Unlock()
 
 	start := time.Now()
-	timeout, stop := p.acquireTimer(ctx)
-	defer stop()
-	var (
-		g       grant
-		granted bool
-		err     error
-	)
-	select {
-	case g = <-x.w.ch:
-		granted = true
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-timeout:
-		err = p.acquireTimeoutError()
-	}
+	g, granted, err := p.awaitGrant(ctx, x.w.ch)
 
 	p.mu.Lock()
 	p.gate.waitTime += time.Since(start)

@@ -140,39 +140,39 @@ func (p *pool) retire(now int64) {
 
 // reopenWriter opens a writer in its free slot if no one has yet.
 func (p *pool) reopenWriter() {
-	s := &p.writer
-	p.mu.Lock()
-	if p.closed || s.open >= s.max {
-		p.mu.Unlock()
-		return
-	}
-	s.open++
-	s.inUse++
-	p.mu.Unlock()
-	if c, err := p.openInSlot(context.Background(), s); err == nil {
-		p.putBack(s, c)
-	}
+	p.openIdle(&p.writer, p.writer.max)
 }
 
 // topUp opens readers until the minimum is open.
 func (p *pool) topUp(ctx context.Context) {
-	s := &p.readers
 	for ctx.Err() == nil {
-		p.mu.Lock()
-		if p.closed || s.open >= p.cfg.minReaders {
-			p.mu.Unlock()
-			return
-		}
-		s.open++
-		s.inUse++
-		p.mu.Unlock()
-		c, err := p.openInSlot(context.Background(), s)
+		opened, err := p.openIdle(&p.readers, p.cfg.minReaders)
 		if err != nil {
-			p.logOpenFailed(s.role, err)
-			return // tried again next round
+			p.logOpenFailed(RoleReader, err)
 		}
-		p.putBack(s, c)
+		if !opened {
+			return // done, or failed: tried again next round
+		}
 	}
+}
+
+// openIdle opens one connection of s for the pool itself, as long as fewer
+// than upTo are open, and makes it idle.
+func (p *pool) openIdle(s *slots, upTo int) (opened bool, err error) {
+	p.mu.Lock()
+	if p.closed || s.open >= upTo {
+		p.mu.Unlock()
+		return false, nil
+	}
+	s.open++
+	s.inUse++
+	p.mu.Unlock()
+	c, err := p.openInSlot(context.Background(), s)
+	if err != nil {
+		return false, err
+	}
+	p.putBack(s, c)
+	return true, nil
 }
 
 // putBack makes a connection the pool opened for itself available.

@@ -206,21 +206,7 @@ func (p *pool) acquireTimeoutError() error {
 // timeout) ends the wait.
 func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	start := time.Now()
-	timeout, stop := p.acquireTimer(ctx)
-	defer stop()
-	var (
-		g       grant
-		granted bool
-		err     error
-	)
-	select {
-	case g = <-w.ch:
-		granted = true
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-timeout:
-		err = p.acquireTimeoutError()
-	}
+	g, granted, err := p.awaitGrant(ctx, w.ch)
 
 	p.mu.Lock()
 	waited := time.Since(start)
@@ -248,6 +234,21 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	err = p.waitError(s, err)
 	p.logSlowAcquire(s.role, waited, err)
 	return nil, err
+}
+
+// awaitGrant waits for a grant on ch until ctx, or the acquire timeout
+// when ctx has no deadline, ends the wait; then err says why.
+func (p *pool) awaitGrant(ctx context.Context, ch <-chan grant) (g grant, granted bool, err error) {
+	timeout, stop := p.acquireTimer(ctx)
+	defer stop()
+	select {
+	case g = <-ch:
+		return g, true, nil
+	case <-ctx.Done():
+		return g, false, ctx.Err()
+	case <-timeout:
+		return g, false, p.acquireTimeoutError()
+	}
 }
 
 // passOnLocked gives a grant its waiter will not use to the next waiter (or
@@ -326,11 +327,12 @@ func (p *pool) release(c *Conn) {
 	if rolledBack {
 		p.logRollback(c)
 	}
+	now := p.now()
 	switch {
 	case err != nil || c.broken != nil:
 		p.discard(s, c, rolledBack, reasonBroken, cmp.Or(err, c.broken))
 		return
-	case c.expired(p.now()):
+	case c.expired(now):
 		p.discard(s, c, rolledBack, reasonLifetime, nil)
 		return
 	case c.role == RoleWriter:
@@ -340,7 +342,7 @@ func (p *pool) release(c *Conn) {
 	if rolledBack {
 		s.count.rollbacks++
 	}
-	c.idleSince = p.now()
+	c.idleSince = now
 	c.changes.syncLocked(c) // a writer's hooks on only while someone subscribes
 	p.putLocked(s, c)
 	p.mu.Unlock()

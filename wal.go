@@ -173,14 +173,21 @@ func (p *pool) configureWAL(c *Conn) error {
 	return nil
 }
 
+// walBounded reports whether the pool runs the checkpoints itself.
+func (p *pool) walBounded() bool { return p.cfg.walPolicy == WALBounded && !p.t.memory }
+
 // nextCheckpointAt is the frame count at which to look at the WAL again,
 // from the frames it has now.
-func (p *pool) nextCheckpointAt(frames int64) int64 {
+func (p *pool) nextCheckpointAt(frames int64) int64 { return frames + p.checkpointStep() }
+
+// checkpointStep is how many frames the WAL grows between two looks at it:
+// SQLite's interval, or a sixteenth of the limit if that is smaller.
+func (p *pool) checkpointStep() int64 {
 	step := int64(passivePages)
 	if fs := p.wal.frameSize.Load(); fs > 0 {
 		step = min(step, max(1, p.cfg.walLimit/fs/16))
 	}
-	return frames + step
+	return step
 }
 
 // walHardLimit runs on the writer's release, before it goes back: if the
@@ -188,7 +195,7 @@ func (p *pool) nextCheckpointAt(frames int64) int64 {
 // truncates it, waiting for readers up to the checkpoint timeout. Two
 // atomic loads when it has not.
 func (p *pool) walHardLimit(c *Conn) {
-	if p.cfg.walPolicy != WALBounded || p.t.memory {
+	if !p.walBounded() {
 		return
 	}
 	if p.wal.frames.Load()*p.wal.frameSize.Load() < p.cfg.walLimit {
@@ -205,7 +212,7 @@ func (p *pool) walHardLimit(c *Conn) {
 // walAfterRelease wakes the janitor when the WAL has grown enough to look
 // at: two atomic loads on the writer's release.
 func (p *pool) walAfterRelease() {
-	if p.cfg.walPolicy != WALBounded || p.t.memory {
+	if !p.walBounded() {
 		return
 	}
 	if p.wal.frames.Load() >= p.wal.nextAt.Load() {
@@ -232,7 +239,7 @@ func (p *pool) walSize() int64 {
 // checkpointIfDue runs the checkpoint the WAL needs, if any, on the writer,
 // taken in turn like any lease.
 func (p *pool) checkpointIfDue(ctx context.Context) {
-	if p.cfg.walPolicy != WALBounded || p.t.memory {
+	if !p.walBounded() {
 		return
 	}
 	frames := p.wal.frames.Load()
@@ -272,7 +279,7 @@ func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy boo
 	case err != nil || busy:
 		// Retry soon: the readers in the way hold short snapshots, or the
 		// janitor's next round tries again.
-		p.wal.nextAt.Store(p.wal.frames.Load() + max(1, (p.nextCheckpointAt(0))/8))
+		p.wal.nextAt.Store(p.wal.frames.Load() + max(1, p.checkpointStep()/8))
 		p.log(slog.LevelWarn, "sqlitepool: checkpoint could not finish in time; readers hold old snapshots",
 			slog.String("mode", checkpointModeName(mode)), slog.Any("error", err),
 			slog.Int64("wal_bytes", size))
