@@ -61,6 +61,7 @@ func (p *pool) startJanitor() {
 	p.janitor.stopped.Go(func() {
 		t := time.NewTicker(p.cfg.janitorEvery)
 		defer t.Stop()
+		defer p.closeCheckpointer()
 		p.topUp(ctx)
 		for {
 			select {
@@ -88,6 +89,7 @@ func (p *pool) tidy(ctx context.Context) {
 	now := p.cfg.clock().UnixNano()
 	p.clock.Store(now)
 	p.retire(now)
+	p.tidyCheckpointer(now)
 	p.topUp(ctx)
 	p.optimizeIfDue(ctx, now)
 	p.checkpointIfDue(ctx)

@@ -36,6 +36,11 @@ type pool struct {
 	clock   atomic.Int64 // coarse now, Unix ns: see pool.now
 	janitor janitor
 	wal     walState
+	ckpt    checkpointer // the janitor's own
+
+	// checkpointing is set while the checkpointer runs: an Exclusive
+	// section waits for it as for a lease. Guarded by mu.
+	checkpointing bool
 
 	nextOptimize int64  // Unix ns; the janitor's own
 	optimizeRuns uint64 // guarded by mu

@@ -29,8 +29,9 @@ type WALPolicy uint8
 const (
 	// WALBounded (the default) keeps the -wal file under the limit of
 	// [WithWALLimit]: the pool runs SQLite's passive checkpoint every 1000
-	// pages from its background janitor, a TRUNCATE checkpoint when the file
-	// passes a quarter of the limit, and sets journal_size_limit to the
+	// pages from its background janitor, on a connection of its own so that
+	// writes go on meanwhile, a TRUNCATE checkpoint (on the writer) when the
+	// file passes a quarter of the limit, and sets journal_size_limit to the
 	// limit.
 	WALBounded WALPolicy = iota
 	// WALSQLite leaves checkpoints to SQLite's automatic checkpoint: passive,
@@ -236,8 +237,9 @@ func (p *pool) walSize() int64 {
 	return fi.Size()
 }
 
-// checkpointIfDue runs the checkpoint the WAL needs, if any, on the writer,
-// taken in turn like any lease.
+// checkpointIfDue runs the checkpoint the WAL needs, if any: PASSIVE on
+// the checkpointer, beside the writer; TRUNCATE on the writer, taken in
+// turn like any lease.
 func (p *pool) checkpointIfDue(ctx context.Context) {
 	if !p.walBounded() {
 		return
@@ -254,7 +256,18 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
 		return
 	}
-	busy, err := p.runCheckpoint(ctx, mode)
+	var busy bool
+	var err error
+	if mode == sqlite3.CHECKPOINT_PASSIVE {
+		var skipped bool
+		skipped, busy, err = p.passiveCheckpoint(ctx)
+		if skipped { // an Exclusive section: look again a little later
+			p.wal.nextAt.Store(frames + max(1, p.checkpointStep()/8))
+			return
+		}
+	} else {
+		busy, err = p.runCheckpoint(ctx, mode)
+	}
 	if errors.Is(err, ErrClosed) || ctx.Err() != nil {
 		return
 	}
@@ -291,7 +304,8 @@ func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy boo
 	}
 }
 
-// runCheckpoint runs a checkpoint on the writer. A truncating one first
+// runCheckpoint runs a truncating checkpoint on the writer (truncating
+// needs the write lock; PASSIVE ones run on the checkpointer). It first
 // tries to catch a moment when no lease is out, holding new leases back
 // for at most a quarter of the checkpoint timeout, the way Exclusive does:
 // with no reader in a snapshot it cannot be kept from finishing. If leases

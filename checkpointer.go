@@ -1,0 +1,115 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// checkpointer is the janitor's own connection for PASSIVE checkpoints.
+//
+// A checkpoint copies WAL frames into the database file and syncs it: a
+// few milliseconds for SQLite's 1000 pages. Run on the writer (SQLite's
+// autocheckpoint runs inside the COMMIT that crossed the mark), it stalls
+// every queued write for that long, which is what made the pool's writes
+// slower than the split database/sql pattern. A PASSIVE checkpoint needs
+// no write lock, so on a connection of its own it runs beside the writer.
+// Readers cannot run it: they are opened read-only.
+//
+// Only the janitor goroutine touches conn and its stamps; the checkpoint
+// flag that keeps it out of Exclusive sections is pool.mu's.
+type checkpointer struct {
+	conn     *sqlite3.Conn
+	expires  int64 // Unix ns; the maximum lifetime, as for pooled ones
+	lastUsed int64 // Unix ns; closed once idle for the idle timeout
+}
+
+// passiveCheckpoint runs a PASSIVE checkpoint on the checkpointer,
+// opening it first if needed. It reports skipped when an Exclusive section
+// holds (or waits for) the pool: its caller may be checkpointing, backing
+// up or restoring itself, and must meet no lock of ours.
+func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, busy bool, err error) {
+	p.mu.Lock()
+	if p.closed || p.gate.cur != nil {
+		p.mu.Unlock()
+		return true, false, nil
+	}
+	p.checkpointing = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.checkpointing = false
+		if p.gate.cur != nil { // it waited for this checkpoint
+			p.grantExclusiveLocked()
+		}
+		p.mu.Unlock()
+	}()
+
+	k := &p.ckpt
+	if k.conn == nil {
+		if err := p.openCheckpointer(ctx); err != nil {
+			return false, false, err
+		}
+	}
+	k.lastUsed = p.now()
+	_, _, err = k.conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	switch {
+	case errors.Is(err, sqlite3.BUSY): // another process checkpoints
+		return false, true, nil
+	case err != nil:
+		// Whatever went wrong (an I/O error, an interrupt at close), the
+		// next checkpoint starts on a fresh connection.
+		p.closeCheckpointer()
+	}
+	return false, false, err
+}
+
+// openCheckpointer opens the checkpointer: read-write, no setup hook (no
+// code of the user's ever runs on it), query_only so that nothing but a
+// checkpoint can write through it.
+func (p *pool) openCheckpointer(ctx context.Context) error {
+	octx := ctx
+	if p.cfg.maxMemory > 0 {
+		octx = sqlite3.WithMaxMemory(ctx, p.cfg.maxMemory)
+	}
+	c, err := sqlite3.OpenContext(octx, engineDSN(&p.t, RoleWriter, &p.cfg))
+	if err != nil {
+		return err
+	}
+	c.SetInterrupt(ctx) // the janitor's: ends with the pool
+	// Reading the header is what tells a fresh connection the database is
+	// in WAL mode; until then a checkpoint does nothing.
+	if err := c.Exec("PRAGMA query_only=ON; PRAGMA user_version"); err != nil {
+		c.Close()
+		return err
+	}
+	p.ckpt = checkpointer{conn: c, lastUsed: p.now()}
+	if d := p.cfg.maxLifetime; d > 0 {
+		p.ckpt.expires = p.now() + int64(d)
+	}
+	return nil
+}
+
+// tidyCheckpointer closes the checkpointer when it has been idle for the
+// idle timeout or open for the maximum lifetime.
+func (p *pool) tidyCheckpointer(now int64) {
+	k := &p.ckpt
+	if k.conn == nil {
+		return
+	}
+	idle := p.cfg.idleTimeout > 0 && now-k.lastUsed >= int64(p.cfg.idleTimeout)
+	if idle || (k.expires != 0 && now >= k.expires) {
+		p.closeCheckpointer()
+	}
+}
+
+// closeCheckpointer closes the checkpointer, if open. The writer is
+// normally open, so SQLite's close neither checkpoints nor removes the WAL;
+// if it did (the writer being replaced), that would be harmless.
+func (p *pool) closeCheckpointer() {
+	if c := p.ckpt.conn; c != nil {
+		p.ckpt = checkpointer{}
+		c.Close()
+	}
+}

@@ -1,0 +1,114 @@
+package sqlitepool
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// commitFrames commits, on the writer c, a transaction of well over
+// SQLite's 1000-page checkpoint mark.
+func commitFrames(t *testing.T, c *Conn) {
+	t.Helper()
+	tx, err := c.Begin()
+	require.NoError(t, err)
+	err = c.Exec("INSERT INTO t(v) VALUES (randomblob(6 << 20))")
+	tx.End(&err)
+	require.NoError(t, err)
+}
+
+// wakeJanitor tells the janitor a checkpoint may be due, as a release does.
+func wakeJanitor(h *Handle) {
+	select {
+	case h.p.janitor.wake <- struct{}{}:
+	default:
+	}
+}
+
+// TestPassiveCheckpointRunsBesideTheWriter holds the writer while the WAL
+// crosses the checkpoint mark: the janitor's PASSIVE checkpoint must still
+// run, on its own connection, rather than queue behind the writer (and
+// every write after it) as it would on the writer itself.
+func TestPassiveCheckpointRunsBesideTheWriter(t *testing.T) {
+	h := openT(t, tempDB(t), createTable, withClock(newFakeClock()))
+	ctx := context.Background()
+	w, err := h.Writer(ctx)
+	require.NoError(t, err)
+	defer w.Release() // also when a check fails: the pool's close waits for it
+	commitFrames(t, w.Conn())
+	wakeJanitor(h)
+	require.Eventually(t, func() bool { return h.Stats().WAL.Checkpoints >= 1 },
+		5*time.Second, time.Millisecond, "the checkpoint waited for the writer")
+	// Backfilled, the WAL restarts from its start at the next write instead
+	// of growing: the size stays the same.
+	size := h.Stats().WAL.Size
+	commitFrames(t, w.Conn())
+	assert.LessOrEqual(t, h.Stats().WAL.Size, size+size/10, "the WAL was not reused")
+	assert.Equal(t, uint64(1), h.Stats().Writer.Created, "the writer was never replaced")
+}
+
+// TestCheckpointerStaysOutOfExclusive: while an Exclusive section holds
+// the pool, the checkpointer does not run (the section may checkpoint or
+// back up itself, and must meet no lock of the pool's); it runs after.
+func TestCheckpointerStaysOutOfExclusive(t *testing.T) {
+	h := openT(t, tempDB(t), createTable, withClock(newFakeClock()))
+	ctx := context.Background()
+	err := h.Exclusive(ctx, func(w *Conn, _ []*Conn) error {
+		commitFrames(t, w)
+		wakeJanitor(h)
+		time.Sleep(50 * time.Millisecond) // time enough for a janitor that would run
+		assert.Zero(t, h.Stats().WAL.Checkpoints, "the checkpointer ran inside an Exclusive section")
+		// Nothing holds the checkpoint lock: TRUNCATE finishes.
+		busy := queryInt(t, w, "PRAGMA wal_checkpoint(TRUNCATE)")
+		assert.Zero(t, busy)
+		return nil
+	})
+	require.NoError(t, err)
+	w, err := h.Writer(ctx)
+	require.NoError(t, err)
+	// The section's TRUNCATE emptied the WAL behind the pool's count: two
+	// more big commits take it past the mark again.
+	commitFrames(t, w.Conn())
+	commitFrames(t, w.Conn())
+	w.Release() // wakes the janitor
+	require.Eventually(t, func() bool { return h.Stats().WAL.Checkpoints >= 1 },
+		5*time.Second, time.Millisecond, "the checkpoint never ran after the section")
+}
+
+// TestCheckpointerClosesWhenIdleAndWithThePool: the checkpointer is one
+// more open file while it runs; the janitor closes it after the idle
+// timeout, and the pool's close closes it too.
+func TestCheckpointerClosesWhenIdleAndWithThePool(t *testing.T) {
+	base := openFDs(t)
+	clock := newFakeClock()
+	h, err := Open(tempDB(t), createTable, withClock(clock), WithIdleTimeout(time.Minute))
+	require.NoError(t, err)
+	ctx := context.Background()
+	withWriter := openFDs(t)
+
+	checkpointOnce := func(want uint64) {
+		t.Helper()
+		w, err := h.Writer(ctx)
+		require.NoError(t, err)
+		commitFrames(t, w.Conn())
+		w.Release()
+		require.Eventually(t, func() bool { return h.Stats().WAL.Checkpoints >= want },
+			5*time.Second, time.Millisecond)
+		// A small write restarts the backfilled WAL: no checkpoint is due.
+		require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES (1)"))
+	}
+	checkpointOnce(1)
+	assert.Greater(t, openFDs(t), withWriter, "the checkpointer holds the database open")
+
+	clock.Advance(2 * time.Minute)
+	h.p.janitor.stop() // tidy below is the janitor's own work
+	h.p.janitor.stopped.Wait()
+	h.p.tidy(ctx)
+	assert.Equal(t, withWriter, openFDs(t), "the idle checkpointer is closed")
+
+	require.NoError(t, h.Close())
+	assert.Equal(t, base, openFDs(t))
+}
