@@ -36,7 +36,9 @@ func (c *Conn) Begin() (Tx, error) {
 
 // End commits the transaction if *errp is nil and no panic is under way,
 // and rolls it back otherwise; a failed COMMIT is stored in *errp and rolled
-// back. A panic goes on after the rollback. Call End only with defer.
+// back. A lease's context that ended before COMMIT fails it; once COMMIT has
+// started, the context no longer stops it. A panic goes on after the
+// rollback. Call End only with defer.
 func (tx Tx) End(errp *error) {
 	v := recover()
 	if v == nil && *errp == nil {
