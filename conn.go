@@ -127,7 +127,10 @@ func (c *Conn) scriptWithArgs(sql string) error {
 
 // wrap explains the engine errors a pool user is likely to misread: a write
 // through a reader, and an interrupt, which is the lease's context ending
-// and so also matches that context's error.
+// and so also matches that context's error. So does a busy wait given up
+// while that context is done: the engine's busy handler stops retrying
+// then, and the SQLITE_BUSY that follows is the context's doing, not a
+// second writer's.
 func (c *Conn) wrap(err error) error {
 	if err == nil {
 		return nil
@@ -136,7 +139,7 @@ func (c *Conn) wrap(err error) error {
 	switch {
 	case c.role == RoleReader && errors.Is(err, sqlite3.READONLY):
 		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
-	case errors.Is(err, sqlite3.INTERRUPT):
+	case errors.Is(err, sqlite3.INTERRUPT), errors.Is(err, sqlite3.BUSY):
 		if cerr := c.raw.GetInterrupt().Err(); cerr != nil {
 			return fmt.Errorf("%w: %w", cerr, err)
 		}

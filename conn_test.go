@@ -212,3 +212,33 @@ func TestExecArguments(t *testing.T) {
 		return c.Exec("INSERT INTO t(v) VALUES (?); -- done", "last")
 	}))
 }
+
+// TestBusyWaitEndedByContextMatchesIt holds the lock of an in-memory
+// database (no WAL there: a writer's exclusive lock keeps readers out) and
+// reads with a short deadline, on a reader being opened (its set-up meets
+// the lock) and on one already open. The engine's busy handler stops
+// retrying once the context is done, and the SQLITE_BUSY that follows is
+// the context's doing: the error must match the context's error as well.
+func TestBusyWaitEndedByContextMatchesIt(t *testing.T) {
+	h := openT(t, "file:/"+t.Name()+"?vfs=memdb", createTable, WithReaders(1))
+	read := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		return h.Read(ctx, func(c *Conn) error {
+			var n int64
+			return c.QueryRow("SELECT count(*) FROM t").Scan(&n)
+		})
+	}
+	locked := func(name string) {
+		l, err := h.Writer(context.Background())
+		require.NoError(t, err)
+		defer l.Release()
+		require.NoError(t, l.Conn().Exec("BEGIN EXCLUSIVE"))
+		err = read()
+		require.ErrorIs(t, err, sqlite3.BUSY, name)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, name)
+	}
+	locked("reader being opened")
+	require.NoError(t, read())
+	locked("reader open")
+}

@@ -40,10 +40,17 @@ func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 		return nil, p.closeConns()
 	case <-ctx.Done():
 	}
-	p.forced.Store(true)
+	// select picks at random when both are ready (a ctx done already, and
+	// no lease out): with nothing to interrupt, the close is a normal one.
+	// No lease can be taken any more, so out only goes down.
 	p.mu.Lock()
 	out := p.writer.inUse + p.readers.inUse
 	p.mu.Unlock()
+	if out == 0 {
+		<-drained
+		return nil, p.closeConns()
+	}
+	p.forced.Store(true)
 	finished := make(chan struct{})
 	go func() {
 		<-drained

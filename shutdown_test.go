@@ -27,6 +27,24 @@ func TestCloseContextWithoutLeasesClosesAtOnce(t *testing.T) {
 	assert.NoError(t, h.CloseContext(ctx), "a second close does nothing")
 }
 
+// TestCloseContextAlreadyDoneWithoutLeases closes with a context that has
+// ended already while no lease is out: there is nothing to interrupt, so
+// the close is a normal one, however select picks between the two ready
+// cases it waits on.
+func TestCloseContextAlreadyDoneWithoutLeases(t *testing.T) {
+	path := tempDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 50 {
+		h, err := Open(path, createTable)
+		require.NoError(t, err)
+		require.NoError(t, h.Exec(context.Background(), "INSERT INTO t(v) VALUES (1)"))
+		require.NoError(t, h.CloseContext(ctx), "close %d", i)
+		assert.False(t, registered(t, path), "close %d left the entry", i)
+		assert.NoFileExists(t, path+"-wal", "close %d: the writer closed last and removed the WAL", i)
+	}
+}
+
 func TestCloseContextInterruptsARunningQuery(t *testing.T) {
 	path := tempDB(t)
 	h, err := Open(path, createTable)

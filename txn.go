@@ -36,11 +36,13 @@ func (c *Conn) Begin() (Tx, error) {
 
 // End commits the transaction if *errp is nil and no panic is under way,
 // and rolls it back otherwise; a failed COMMIT is stored in *errp and rolled
-// back. A panic goes on after the rollback. Call End only with defer.
+// back. A lease's context that ended before COMMIT fails it; once COMMIT has
+// started, the context no longer stops it. A panic goes on after the
+// rollback. Call End only with defer.
 func (tx Tx) End(errp *error) {
 	v := recover()
 	if v == nil && *errp == nil {
-		err := tx.c.execOwn(&tx.c.commit, "COMMIT")
+		err := tx.c.commitTx()
 		if err == nil {
 			return
 		}
@@ -50,6 +52,21 @@ func (tx Tx) End(errp *error) {
 	if v != nil {
 		panic(v)
 	}
+}
+
+// commitTx runs COMMIT. A lease's context that ended before COMMIT starts
+// fails it, and the transaction is rolled back. Once COMMIT has started, it
+// runs to its end uninterrupted: the engine asks the interrupt context again
+// as a statement returns (when its step count crosses a multiple of 1000,
+// which the reused COMMIT statement does once in every so many runs), after
+// the commit is durable, and it would report an interrupt for a transaction
+// that committed.
+func (c *Conn) commitTx() (err error) {
+	if c.raw.GetInterrupt().Err() != nil {
+		return c.wrap(sqlite3.INTERRUPT)
+	}
+	c.uninterrupted(func() { err = c.execOwn(&c.commit, "COMMIT") })
+	return err
 }
 
 // Savepoint runs fn inside a savepoint, nested in the current transaction:
