@@ -54,9 +54,17 @@ func TestCrashChild(t *testing.T) {
 	require.NoError(t, err)
 
 	var opts []Option
-	if mode == crashCheckpoint {
+	var section func(*crashChild, *Conn) error
+	switch mode {
+	case crashWrite:
+	case crashCheckpoint:
 		// The janitor truncates the WAL from 16 KiB: every few writes.
 		opts = append(opts, WithWALLimit(minWALLimit))
+		section = (*crashChild).checkpoint
+	case crashExclusive:
+		section = (*crashChild).vacuum
+	default:
+		t.Fatalf("unknown crash mode %q", mode)
 	}
 	h, err := Open(path, createTable, opts...)
 	require.NoError(t, err)
@@ -71,14 +79,8 @@ func TestCrashChild(t *testing.T) {
 	for range 4 {
 		wg.Go(c.writeLoop)
 	}
-	switch mode {
-	case crashWrite:
-	case crashCheckpoint:
-		wg.Go(func() { c.sectionLoop(c.checkpoint) })
-	case crashExclusive:
-		wg.Go(func() { c.sectionLoop(c.vacuum) })
-	default:
-		t.Fatalf("unknown crash mode %q", mode)
+	if section != nil {
+		wg.Go(func() { c.sectionLoop(section) })
 	}
 	wg.Wait()
 	t.Error("not killed within a minute")
@@ -86,7 +88,7 @@ func TestCrashChild(t *testing.T) {
 
 // crashChild is the state a crash child's goroutines share.
 type crashChild struct {
-	ctx  context.Context
+	ctx  context.Context // the child's lifetime
 	h    *Handle
 	next *atomic.Int64 // the last id taken
 }
@@ -132,10 +134,10 @@ func (cc *crashChild) fail(err error) {
 // sectionLoop runs fn in Exclusive sections, fn marking where the part to
 // be killed in begins, and the section marking where it ends; with a pause
 // between sections for the writers to fill the WAL.
-func (cc *crashChild) sectionLoop(fn func(w *Conn) error) {
+func (cc *crashChild) sectionLoop(fn func(cc *crashChild, w *Conn) error) {
 	for cc.ctx.Err() == nil {
 		err := cc.h.Exclusive(cc.ctx, func(w *Conn, _ []*Conn) error {
-			if err := fn(w); err != nil {
+			if err := fn(cc, w); err != nil {
 				return err
 			}
 			cc.say(endLine)
