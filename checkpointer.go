@@ -3,6 +3,7 @@ package sqlitepool
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -29,17 +30,21 @@ type checkpointer struct {
 // opening it first if needed. It reports skipped when an Exclusive section
 // holds (or waits for) the pool: its caller may be checkpointing, backing
 // up or restoring itself, and must meet no lock of ours.
-func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, busy bool, err error) {
+//
+// done reports that it copied every frame of the WAL as it found it: only
+// the frames committed meanwhile are left (see catchUp).
+func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool, err error) {
 	p.mu.Lock()
 	if p.closed || p.gate.cur != nil {
 		p.mu.Unlock()
-		return true, false, nil
+		return true, false, false, nil
 	}
-	p.checkpointing = true
+	p.checkpointing = make(chan struct{})
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
-		p.checkpointing = false
+		close(p.checkpointing)
+		p.checkpointing = nil
 		if p.gate.cur != nil { // it waited for this checkpoint
 			p.grantExclusiveLocked()
 		}
@@ -49,20 +54,42 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, busy bool, err e
 	k := &p.ckpt
 	if k.conn == nil {
 		if err := p.openCheckpointer(ctx); err != nil {
-			return false, false, err
+			return false, false, false, err
 		}
 	}
 	k.lastUsed = p.now()
-	_, _, err = k.conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	nLog, nCkpt, err := k.conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
 	switch {
 	case errors.Is(err, sqlite3.BUSY): // another process checkpoints
-		return false, true, nil
+		return false, false, true, nil
 	case err != nil:
 		// Whatever went wrong (an I/O error, an interrupt at close), the
 		// next checkpoint starts on a fresh connection.
 		p.closeCheckpointer()
 	}
-	return false, false, err
+	return false, nLog == nCkpt, false, err
+}
+
+// catchUp runs a PASSIVE checkpoint on the writer, right after the
+// checkpointer copied the WAL: it copies only the frames committed
+// meanwhile, so it holds the writer briefly, and it leaves the WAL wholly
+// copied when the next write begins. That write then starts the WAL over
+// from its beginning (if no reader still reads the old frames), rather
+// than append to it: under a steady stream of writes there is otherwise
+// never such a moment, and the WAL grows until a truncation, which holds
+// every lease back, is due.
+//
+// A writer lease held long (a long transaction) is not waited for past the
+// checkpoint timeout: the next round tries again.
+func (p *pool) catchUp(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.checkpointTimeout)
+	defer cancel()
+	c, err := p.acquire(ctx, &p.writer)
+	if err != nil {
+		return // closing, or the writer is held
+	}
+	defer p.release(c)
+	p.checkpoint(c, sqlite3.CHECKPOINT_PASSIVE)
 }
 
 // openCheckpointer opens the checkpointer: read-write, no setup hook (no
@@ -89,6 +116,23 @@ func (p *pool) openCheckpointer(ctx context.Context) error {
 		p.ckpt.expires = p.now() + int64(d)
 	}
 	return nil
+}
+
+// awaitCheckpointer waits for a checkpoint under way on the checkpointer,
+// if any, for at most d.
+func (p *pool) awaitCheckpointer(d time.Duration) {
+	p.mu.Lock()
+	ch := p.checkpointing
+	p.mu.Unlock()
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
 }
 
 // tidyCheckpointer closes the checkpointer when it has been idle for the

@@ -158,7 +158,7 @@ func (p *pool) acquireExclusive(ctx context.Context) (*exclusive, error) {
 func (p *pool) grantExclusiveLocked() {
 	x := p.gate.cur
 	w, r := &p.writer, &p.readers
-	if x.sent || w.inUse > 0 || r.inUse > 0 || p.checkpointing {
+	if x.sent || w.inUse > 0 || r.inUse > 0 || p.checkpointing != nil {
 		return
 	}
 	// No lease is out, so every open connection is idle and no one waits

@@ -38,9 +38,11 @@ type pool struct {
 	wal     walState
 	ckpt    checkpointer // the janitor's own
 
-	// checkpointing is set while the checkpointer runs: an Exclusive
-	// section waits for it as for a lease. Guarded by mu.
-	checkpointing bool
+	// checkpointing is made when the checkpointer starts and closed when it
+	// ends, nil meanwhile: an Exclusive section waits for it as for a
+	// lease, and so does the writer's truncation at the WAL limit (a
+	// checkpoint under way makes another fail at once). Guarded by mu.
+	checkpointing chan struct{}
 
 	nextOptimize int64  // Unix ns; the janitor's own
 	optimizeRuns uint64 // guarded by mu

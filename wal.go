@@ -128,6 +128,9 @@ type walState struct {
 	frames    atomic.Int64 // in the WAL after the last commit (the WAL hook)
 	nextAt    atomic.Int64 // frames at which the janitor is woken
 	frameSize atomic.Int64 // page size + frame header
+	restarts  atomic.Int64 // times the WAL started over from its beginning
+
+	seenRestarts int64 // the janitor's own: restarts at its last round
 
 	// Guarded by pool.mu.
 	checkpoints, busy uint64
@@ -167,6 +170,7 @@ func (p *pool) configureWAL(c *Conn) error {
 		if prev := p.wal.frames.Swap(int64(frames)); int64(frames) < prev {
 			// The writer rewound the WAL (no reader was in it): count
 			// from the start again.
+			p.wal.restarts.Add(1)
 			p.wal.nextAt.Store(p.nextCheckpointAt(int64(frames)))
 		}
 		return nil
@@ -206,6 +210,7 @@ func (p *pool) walHardLimit(c *Conn) {
 	if size < p.cfg.walLimit {
 		return
 	}
+	p.awaitCheckpointer(p.cfg.checkpointTimeout)
 	busy, err := p.checkpoint(c, sqlite3.CHECKPOINT_TRUNCATE)
 	p.countCheckpoint(sqlite3.CHECKPOINT_TRUNCATE, size, busy, err)
 }
@@ -246,32 +251,45 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	}
 	frames := p.wal.frames.Load()
 	size := p.walSize()
+	restarts := p.wal.restarts.Load()
+	restarting := restarts != p.wal.seenRestarts
+	p.wal.seenRestarts = restarts
 	mode := sqlite3.CHECKPOINT_PASSIVE
 	switch {
-	// From a quarter of the limit: the writer goes on while the janitor
-	// gets going and waits for the readers, and the file must stay under.
-	case size >= p.cfg.walLimit/4:
+	// From a quarter of the limit in use, unless the WAL started over since
+	// the last round: then the passive checkpoints keep up, and holding
+	// every lease back to truncate would only stall a heavy write load.
+	// Otherwise readers keep it from starting over: truncate, from a
+	// quarter so that the writer goes on while the janitor waits for the
+	// readers, and the file stays under the limit. In use, not the file's
+	// size: a WAL that starts over keeps its size (journal_size_limit cuts
+	// it to the limit).
+	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/4 && !restarting:
 		mode = sqlite3.CHECKPOINT_TRUNCATE
-	case frames < passivePages:
+	case frames < p.checkpointStep():
 		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
 		return
 	}
-	var busy bool
-	var err error
-	if mode == sqlite3.CHECKPOINT_PASSIVE {
-		var skipped bool
-		skipped, busy, err = p.passiveCheckpoint(ctx)
-		if skipped { // an Exclusive section: look again a little later
-			p.wal.nextAt.Store(frames + max(1, p.checkpointStep()/8))
+	if mode == sqlite3.CHECKPOINT_TRUNCATE {
+		busy, err := p.runCheckpoint(ctx, mode)
+		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
 			return
 		}
-	} else {
-		busy, err = p.runCheckpoint(ctx, mode)
+		p.countCheckpoint(mode, size, busy, err)
+		return
 	}
-	if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+	skipped, done, busy, err := p.passiveCheckpoint(ctx)
+	if skipped { // an Exclusive section: look again a little later
+		p.wal.nextAt.Store(frames + max(1, p.checkpointStep()/8))
+		return
+	}
+	if ctx.Err() != nil {
 		return
 	}
 	p.countCheckpoint(mode, size, busy, err)
+	if done && err == nil {
+		p.catchUp(ctx)
+	}
 }
 
 // countCheckpoint records a checkpoint's outcome and when to look again.
