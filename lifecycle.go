@@ -88,6 +88,7 @@ func (p *pool) tidy(ctx context.Context) {
 	now := p.cfg.clock().UnixNano()
 	p.clock.Store(now)
 	p.retire(now)
+	p.janitorProbeMoved()
 	p.topUp(ctx)
 	p.optimizeIfDue(ctx, now)
 	p.checkpointIfDue(ctx)
