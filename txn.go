@@ -40,7 +40,7 @@ func (c *Conn) Begin() (Tx, error) {
 func (tx Tx) End(errp *error) {
 	v := recover()
 	if v == nil && *errp == nil {
-		err := tx.c.execOwn(&tx.c.commit, "COMMIT")
+		err := tx.c.ending(func() error { return tx.c.execOwn(&tx.c.commit, "COMMIT") })
 		if err == nil {
 			return
 		}
@@ -73,11 +73,27 @@ func (c *Conn) Savepoint(fn func(*Conn) error) (err error) {
 	if err := fn(c); err != nil {
 		return err
 	}
-	if err := c.raw.Exec("RELEASE " + name); err != nil {
-		return fmt.Errorf("sqlitepool: release savepoint on %q: %w", c.db, c.wrap(err))
+	if err := c.ending(func() error { return c.wrap(c.raw.Exec("RELEASE " + name)) }); err != nil {
+		return fmt.Errorf("sqlitepool: release savepoint on %q: %w", c.db, err)
 	}
 	released = true
 	return nil
+}
+
+// ending runs end, a COMMIT or a RELEASE, if the lease's context has not
+// ended, and then without the interrupt: the context decides before the
+// end, not during it. Once a statement has finished, SQLite asks the
+// progress handler once more, and reports SQLITE_INTERRUPT for a COMMIT
+// that took effect (vdbe_return in vdbe.c). It does so when the statement's
+// steps, counted over all its runs, cross a multiple of the handler's
+// period: for the COMMIT every Write reuses, every few hundred Writes.
+// Ending a transaction is short: it writes to the WAL, or rolls back.
+func (c *Conn) ending(end func() error) (err error) {
+	if c.raw.GetInterrupt().Err() != nil {
+		return c.wrap(sqlite3.INTERRUPT)
+	}
+	c.uninterrupted(func() { err = end() })
+	return err
 }
 
 // inTx runs fn in a transaction of c's role: Handle.Write and Handle.Read.
