@@ -78,25 +78,63 @@ func TestWriterBrokenByAnIOErrorIsReplaced(t *testing.T) {
 	assert.Equal(t, int64(2), readInt(t, h, "SELECT count(*) FROM t"))
 }
 
-// TestFullDiskIsNotBroken: SQLITE_FULL is the transaction's error; the
-// writer is kept and serves again once there is room.
+// TestFullDiskIsNotBroken: SQLITE_FULL reaches the caller of Write, the
+// transaction is rolled back (no row of it stays), and the same writer
+// serves again once there is room. The disk fills at COMMIT (the WAL is
+// written then), or in the middle of the transaction, when a small page
+// cache spills to the WAL.
 func TestFullDiskIsNotBroken(t *testing.T) {
-	path := tempDB(t)
-	faults, plan := withFaults(t, path)
-	h := openT(t, path, createTable, faults)
-	ctx := context.Background()
+	for _, when := range []string{"at-commit", "mid-transaction"} {
+		t.Run(when, func(t *testing.T) {
+			path := tempDB(t)
+			faults, plan := withFaults(t, path)
+			h := openT(t, path, createTable, faults, WithCacheSize(64))
+			ctx := context.Background()
+			require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('before')"))
+			rows := 3
+			if when == "mid-transaction" {
+				rows = 200 // 800 KB of rows through a 64 KiB cache
+			}
 
-	plan.failWrites(sqlite3.FULL)
-	err := h.Exec(ctx, "INSERT INTO t(v) VALUES ('no room')")
-	require.ErrorIs(t, err, sqlite3.FULL)
-	plan.heal()
+			plan.failWrites(sqlite3.FULL)
+			inserted := 0
+			err := h.Write(ctx, func(c *Conn) error {
+				for range rows {
+					if err := c.Exec("INSERT INTO t(v) VALUES ('no room' || zeroblob(4000))"); err != nil {
+						return err
+					}
+					inserted++
+				}
+				return nil
+			})
+			require.ErrorIs(t, err, sqlite3.FULL)
+			require.Positive(t, plan.writes.Load())
+			if when == "mid-transaction" {
+				assert.Less(t, inserted, rows, "fn saw the error")
+			} else {
+				assert.Equal(t, rows, inserted, "the error came at COMMIT")
+			}
+			require.ErrorIs(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('no room')"), sqlite3.FULL)
+			plan.heal()
 
-	require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('room again')"))
-	st := h.Stats().Writer
-	assert.Equal(t, uint64(0), st.Replaced.Broken)
-	assert.Equal(t, uint64(1), st.Created, "the same writer")
-	assert.Equal(t, int64(0), readInt(t, h, "SELECT count(*) FROM t WHERE v = 'no room'"), "rolled back")
-	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
+			require.NoError(t, h.Write(ctx, func(c *Conn) error {
+				for range rows {
+					if err := c.Exec("INSERT INTO t(v) VALUES ('room again' || zeroblob(4000))"); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+			st := h.Stats().Writer
+			assert.Equal(t, uint64(0), st.Replaced.Broken)
+			assert.Equal(t, uint64(1), st.Created, "the same writer")
+			assert.Equal(t, int64(0), readInt(t, h, "SELECT count(*) FROM t WHERE v LIKE 'no room%'"), "rolled back")
+			assert.Equal(t, int64(rows+1), readInt(t, h, "SELECT count(*) FROM t"))
+			var ok string
+			require.NoError(t, h.QueryRow(ctx, "PRAGMA integrity_check").Scan(&ok))
+			assert.Equal(t, "ok", ok)
+		})
+	}
 }
 
 func TestStatementErrorsDoNotBreakTheConnection(t *testing.T) {

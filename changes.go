@@ -193,6 +193,9 @@ type writerChanges struct {
 // anyone subscribes.
 func (p *pool) hookWriter(c *Conn) {
 	c.changes = &writerChanges{n: &p.notify}
+	// The commit hook stays for the writer's life: it also refuses commits
+	// to a moved file (moved.go), and calls commit only while armed.
+	c.raw.CommitHook(c.onCommit)
 	if p.notify.active.Load() > 0 {
 		c.changes.arm(c.raw)
 	}
@@ -217,13 +220,11 @@ func (w *writerChanges) syncLocked(c *Conn) {
 func (w *writerChanges) arm(raw *sqlite3.Conn) {
 	w.armed = true
 	raw.UpdateHook(w.update)
-	raw.CommitHook(w.commit)
 	raw.RollbackHook(w.rollback)
 }
 
 func (w *writerChanges) disarm(raw *sqlite3.Conn) {
 	raw.UpdateHook(nil)
-	raw.CommitHook(nil)
 	raw.RollbackHook(nil)
 	w.armed = false
 	w.pending, w.candidate = nil, nil

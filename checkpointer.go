@@ -22,8 +22,9 @@ import (
 // flag that keeps it out of Exclusive sections is pool.mu's.
 type checkpointer struct {
 	conn     *sqlite3.Conn
-	expires  int64 // Unix ns; the maximum lifetime, as for pooled ones
-	lastUsed int64 // Unix ns; closed once idle for the idle timeout
+	gen      uint64 // the pool's file generation it opened: see retireMoved
+	expires  int64  // Unix ns; the maximum lifetime, as for pooled ones
+	lastUsed int64  // Unix ns; closed once idle for the idle timeout
 }
 
 // passiveCheckpoint runs a PASSIVE checkpoint on the checkpointer,
@@ -40,6 +41,7 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool,
 		return true, false, false, nil
 	}
 	p.checkpointing = make(chan struct{})
+	gen := p.gen
 	p.mu.Unlock()
 	defer func() {
 		p.mu.Lock()
@@ -52,8 +54,11 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool,
 	}()
 
 	k := &p.ckpt
+	if k.conn != nil && k.gen != gen { // the file moved: it has the old one
+		p.closeCheckpointer()
+	}
 	if k.conn == nil {
-		if err := p.openCheckpointer(ctx); err != nil {
+		if err := p.openCheckpointer(ctx, gen); err != nil {
 			return false, false, false, err
 		}
 	}
@@ -95,7 +100,7 @@ func (p *pool) catchUp(ctx context.Context) {
 // openCheckpointer opens the checkpointer: read-write, no setup hook (no
 // code of the user's ever runs on it), query_only so that nothing but a
 // checkpoint can write through it.
-func (p *pool) openCheckpointer(ctx context.Context) error {
+func (p *pool) openCheckpointer(ctx context.Context, gen uint64) error {
 	octx := ctx
 	if p.cfg.maxMemory > 0 {
 		octx = sqlite3.WithMaxMemory(ctx, p.cfg.maxMemory)
@@ -111,7 +116,7 @@ func (p *pool) openCheckpointer(ctx context.Context) error {
 		c.Close()
 		return err
 	}
-	p.ckpt = checkpointer{conn: c, lastUsed: p.now()}
+	p.ckpt = checkpointer{conn: c, gen: gen, lastUsed: p.now()}
 	if d := p.cfg.maxLifetime; d > 0 {
 		p.ckpt.expires = p.now() + int64(d)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
 )
 
 // Role tells a pool's writer connection from its readers.
@@ -59,6 +60,13 @@ type Conn struct {
 	idleSince int64  // Unix ns, coarse: when it last went back to the pool
 	broken    error  // an error that showed the connection unusable
 	caller    string // file:line that took the lease, only with a logger
+
+	// The database file (moved.go): the engine's handle of it (nil in
+	// memory), the error of a commit refused because it moved, and the
+	// pool's generation of files when c was opened.
+	file     vfs.File
+	movedErr error
+	gen      uint64
 
 	// The current lease, for Context (lease_context.go): its pool and
 	// acquiring context, nil while idle, and the marked context, made on
@@ -137,6 +145,8 @@ func (c *Conn) wrap(err error) error {
 	}
 	c.noteBroken(err)
 	switch {
+	case c.movedErr != nil && errors.Is(err, sqlite3.CONSTRAINT_COMMITHOOK):
+		return fmt.Errorf("%w: %w", c.movedErr, err)
 	case c.role == RoleReader && errors.Is(err, sqlite3.READONLY):
 		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
 	case errors.Is(err, sqlite3.INTERRUPT), errors.Is(err, sqlite3.BUSY):

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
@@ -38,9 +39,17 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 		if role == RoleWriter && errors.Is(err, fs.ErrPermission) {
 			return nil, fmt.Errorf("%w: the writer cannot open %q for writing; check the permissions of the file and its directory: %w", ErrReadOnly, t.name, err)
 		}
+		// The pool creates the file only when it creates the pool: a
+		// connection opened later finds none if it was deleted meanwhile.
+		if _, serr := os.Stat(t.dsn); !t.memory && errors.Is(serr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %q no longer exists; restore it, or close every handle and Open it again to create a new database: %w", ErrMoved, t.name, err)
+		}
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
 	c := &Conn{raw: raw, role: role, db: t.name, rawUsed: true} // setup hooks may use Raw
+	if !t.memory {
+		c.noteFile()
+	}
 	c.cache.max = cfg.stmtCacheSize
 	ok := false
 	defer func() {
@@ -64,7 +73,12 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 	return c, nil
 }
 
-// engineDSN is the URI the engine opens for role: read-only for readers.
+// engineDSN is the URI the engine opens for role: read-only for readers;
+// for the writer, read-write without creating the file (the pool creates
+// it, see createFile: a file deleted under the pool is not silently made
+// again, empty). modeof gives the -wal and -journal files the database
+// file's mode and owner, as SQLite's unix VFS does: the engine would
+// create them 0666 less the umask.
 func engineDSN(t *target, role Role, cfg *config) string {
 	var q []string
 	if role == RoleReader {
@@ -73,6 +87,11 @@ func engineDSN(t *target, role Role, cfg *config) string {
 	if t.memory {
 		return strings.Join(append([]string{t.dsn}, q...), "&") // already a URI with a query
 	}
+	if role == RoleWriter {
+		q = append(q, "mode=rw")
+	}
+	// SQLite decodes %XX in URI parameters, but not '+'.
+	q = append(q, "modeof="+strings.ReplaceAll(url.QueryEscape(t.dsn), "+", "%20"))
 	if cfg.vfs != "" {
 		q = append(q, "vfs="+cfg.vfs)
 	}
@@ -89,10 +108,17 @@ func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 	if err := c.raw.BusyTimeout(cfg.busyTimeout); err != nil {
 		return err
 	}
+	if err := c.harden(cfg); err != nil {
+		return err
+	}
 	if c.role == RoleWriter {
 		var err error
 		if !t.memory {
+			created := createShm(t.dsn)
 			err = c.enableWAL(ctx, cfg.busyTimeout)
+			if err != nil && created {
+				os.Remove(t.dsn + "-shm") // the file is not ours to leave things next to
+			}
 		}
 		// SQLite silently opens a write-protected file read-only, and a file
 		// of a newer format read-only once it has read its header, which
@@ -115,6 +141,11 @@ func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 		// Opening read-only already forbids writes; query_only also refuses
 		// them on the way in, before any lock is taken.
 		pragmas += " PRAGMA query_only=ON;"
+		// mode=ro covers the main database only: ATTACH (and VACUUM INTO,
+		// which attaches its output) would create a missing file. No
+		// attached database at all, checked before any file is opened. A
+		// setup hook may raise the limit.
+		c.raw.Limit(sqlite3.LIMIT_ATTACHED, 0)
 	}
 	if err := c.raw.Exec(pragmas); err != nil {
 		return err

@@ -58,5 +58,8 @@
 // query_only, so a write through a reader fails and changes nothing
 // ([Conn.Exec] explains it with [ErrReadOnly]; through [Conn.Raw] it is the
 // engine's SQLITE_READONLY). [WithSetup] runs your own pragmas and functions on every
-// new connection.
+// new connection. Defensive mode and trusted_schema=OFF are on by default
+// ([WithDefensive], [WithTrustedSchema]), a database file the pool creates
+// is private to its owner ([WithFileMode]), and a commit to a file deleted
+// or replaced under the pool fails with [ErrMoved].
 package sqlitepool

@@ -49,6 +49,14 @@ var (
 	// inside [Handle.Write], anything inside [Handle.Exclusive], an
 	// Exclusive inside Read or Write, or more readers than the pool has.
 	ErrReentrant = errors.New("sqlitepool: reentrant lease would deadlock; use the connection already held")
+
+	// ErrMoved is returned when the database file was deleted, renamed or
+	// replaced while the pool had it open. A write to it is refused (it
+	// would go to a file no longer at its name, and be lost), and the
+	// pool's connections to the old file are replaced by connections to
+	// the file now at that name; if there is none, they fail with ErrMoved
+	// until the file is restored or the pool is closed and opened again.
+	ErrMoved = errors.New("sqlitepool: database file deleted or replaced while open")
 )
 
 // PanicError is the error a recovered panic becomes where the panic cannot

@@ -11,8 +11,10 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,14 +25,19 @@ import (
 // panics and never touches the disk, refuses names with a NUL byte, and the
 // key it gives is canonical (absolute, clean, a fixed point of resolve) and
 // reaches the file the name reaches.
+//
+// Each input gets a fixture of its own, in its t.TempDir, copied from one
+// made once per process and kept in memory: a fuzzing worker that is
+// stopped by force runs no cleanup, and a directory made for the whole
+// target (f.TempDir) would stay behind. In a name, "@@" stands for the
+// fixture's absolute path.
 func FuzzResolveName(f *testing.F) {
-	dir, _ := hostileFixture(f, false)
-	for _, name := range hostileNames(dir) {
+	for _, name := range hostileNames("@@") {
 		f.Add(name)
 	}
 	for _, name := range []string{
-		"good.db", "./good.db", "sub/../good.db", "sublink/../good.db", filepath.Join(dir, "good.db"),
-		"file:good.db", "file:./good.db?", "file:good.db#frag", "file://" + filepath.Join(dir, "good.db"),
+		"good.db", "./good.db", "sub/../good.db", "sublink/../good.db", "@@/good.db",
+		"file:good.db", "file:./good.db?", "file:good.db#frag", "file://@@/good.db",
 		"new.db", "sub/new.db", "sublink/new.db", "file:new%20db", "garbage-pages.db", "what?.db",
 		":memory:", "file::memory:", "file:/shared?vfs=memdb", "file:///shared?vfs=memdb",
 		"file:/a%2Fb?vfs=memdb", "file:/a/../b?vfs=memdb", "file:good.db?vfs=",
@@ -40,9 +47,12 @@ func FuzzResolveName(f *testing.F) {
 	} {
 		f.Add(name)
 	}
-	before := diskState(f, dir, false)
 
 	f.Fuzz(func(t *testing.T, name string) {
+		dir := t.TempDir()
+		fixtureCopy(t, dir)
+		before := diskState(t, dir, false)
+		name = strings.ReplaceAll(name, "@@", dir)
 		// Per input, not for f: the fuzzer reads and writes its corpus
 		// in testdata/fuzz, relative to the working directory.
 		t.Chdir(dir)
@@ -95,6 +105,66 @@ func FuzzResolveName(f *testing.F) {
 		}
 		require.Empty(t, diskChanges(before, diskState(t, dir, false), true), "resolve changed the directory")
 	})
+}
+
+// fixtureFile is one entry of the hostile fixture, held in memory.
+type fixtureFile struct {
+	rel  string
+	mode fs.FileMode
+	data []byte // a regular file's contents
+	link string // a symlink's target
+}
+
+var fixture struct {
+	once  sync.Once
+	files []fixtureFile // parents before children
+}
+
+// fixtureCopy makes the hostile fixture in dir: the first call of a
+// process makes it with hostileFixture (in a directory of t's) and keeps
+// it in memory, the others write it from there.
+func fixtureCopy(t *testing.T, dir string) {
+	t.Helper()
+	fixture.once.Do(func() {
+		src, _ := hostileFixture(t, false)
+		require.NoError(t, filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || path == src {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(src, path)
+			e := fixtureFile{rel: rel, mode: fi.Mode()}
+			switch {
+			case fi.Mode().IsRegular():
+				e.data, err = os.ReadFile(path)
+			case fi.Mode()&fs.ModeSymlink != 0:
+				e.link, err = os.Readlink(path)
+			}
+			fixture.files = append(fixture.files, e)
+			return err
+		}))
+	})
+	require.NotEmpty(t, fixture.files, "the fixture could not be made")
+	for _, e := range fixture.files {
+		path := filepath.Join(dir, e.rel)
+		var err error
+		switch {
+		case e.mode.IsDir():
+			err = os.Mkdir(path, e.mode.Perm())
+		case e.mode&fs.ModeSymlink != 0:
+			err = os.Symlink(e.link, path)
+		case e.mode&fs.ModeNamedPipe != 0:
+			if out, cerr := exec.Command("mkfifo", path).CombinedOutput(); cerr != nil {
+				err = fmt.Errorf("mkfifo: %w: %s", cerr, out)
+			}
+		default:
+			err = os.WriteFile(path, e.data, e.mode.Perm())
+		}
+		require.NoError(t, err)
+	}
 }
 
 // checkResolved checks what holds of every outcome of resolve(name).

@@ -126,10 +126,10 @@ func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 // Write runs fn on the writer inside BEGIN IMMEDIATE ... COMMIT, and
 // returns nil only if the transaction committed. If fn returns an error or
 // panics, or ctx ends before COMMIT, the transaction is rolled back (and a
-// panic goes on after the rollback). Once COMMIT has started, ctx no longer
-// stops it, so that the error returned is always the commit's own outcome.
-// fn must not end the transaction itself; nest work inside it with
-// [Conn.Savepoint].
+// panic goes on after the rollback). Once COMMIT has begun, ctx no longer
+// interrupts it: an error then is the commit's own, and the transaction did
+// not commit. fn must not end the transaction itself;
+// nest work inside it with [Conn.Savepoint].
 //
 // Inside fn, pass c.Context() to nested calls on the same pool (see
 // [Conn.Context]): a nested Write or Writer then fails at once with

@@ -90,6 +90,7 @@ func (p *pool) tidy(ctx context.Context) {
 	p.clock.Store(now)
 	p.retire(now)
 	p.tidyCheckpointer(now)
+	p.janitorProbeMoved()
 	p.topUp(ctx)
 	p.optimizeIfDue(ctx, now)
 	p.checkpointIfDue(ctx)

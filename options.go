@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -63,6 +64,11 @@ type config struct {
 	logger            *slog.Logger
 	slowAcquire       time.Duration
 
+	// Safe defaults (safety.go).
+	defensive     bool
+	trustedSchema bool
+	fileMode      os.FileMode
+
 	vfs string // tests only: open files through this VFS (fault injection)
 }
 
@@ -80,6 +86,9 @@ func defaultConfig() config {
 		walLimit:          DefaultWALLimit,
 		checkpointTimeout: DefaultCheckpointTimeout,
 		optimizeEvery:     DefaultOptimizeInterval,
+
+		defensive: true,
+		fileMode:  DefaultFileMode,
 	}
 }
 

@@ -47,6 +47,11 @@ type pool struct {
 	nextOptimize int64  // Unix ns; the janitor's own
 	optimizeRuns uint64 // guarded by mu
 
+	// gen counts the moves of the database file the pool has seen
+	// (moved.go); guarded by mu. A connection of an older generation has
+	// the old file open, and is closed instead of reused.
+	gen uint64
+
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
 	testHookClean func(*Conn) error
@@ -86,6 +91,11 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 		readers: slots{role: RoleReader, max: cfg.readers},
 	}
 	p.clock.Store(cfg.clock().UnixNano())
+	if !t.memory {
+		if err := createFile(&p.t, cfg.fileMode); err != nil {
+			return nil, err
+		}
+	}
 	c, err := openConn(ctx, &p.t, RoleWriter, &p.cfg, &p.forced)
 	if err != nil {
 		return nil, err
@@ -176,7 +186,13 @@ func (p *pool) acquireLocked(ctx context.Context, s *slots) (*Conn, error) {
 		s.idle[n-1] = nil
 		s.idle = s.idle[:n-1]
 		s.inUse++
+		probe := s.role == RoleReader && s.count.acquires&(movedProbeEvery-1) == 0
 		p.mu.Unlock()
+		if probe {
+			if err := p.probeMoved(s, c); err != nil {
+				return nil, err
+			}
+		}
 		setInterrupt(c, ctx)
 		return c, nil
 	}
@@ -305,6 +321,7 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
 	}
 	p.mu.Lock()
 	s.count.created++
+	c.gen = p.gen
 	p.mu.Unlock()
 	setInterrupt(c, ctx)
 	return c, nil
@@ -337,6 +354,9 @@ func (p *pool) release(c *Conn) {
 	now := p.now()
 	switch {
 	case err != nil || c.broken != nil:
+		if c.movedErr != nil { // a commit refused: the others' file moved too
+			p.retireMoved(c.gen)
+		}
 		p.discard(s, c, rolledBack, reasonBroken, cmp.Or(err, c.broken))
 		return
 	case c.expired(now):
@@ -346,6 +366,11 @@ func (p *pool) release(c *Conn) {
 		p.walHardLimit(c)
 	}
 	p.mu.Lock()
+	if c.gen != p.gen { // its file moved
+		p.mu.Unlock()
+		p.discard(s, c, rolledBack, reasonBroken, movedError(p.t.name))
+		return
+	}
 	if rolledBack {
 		s.count.rollbacks++
 	}
@@ -377,6 +402,9 @@ func (p *pool) setupWriter(c *Conn) error {
 // connection might still hold a lock. close never panics, and its error has
 // nowhere to go: the caller's work is done.
 func (p *pool) discard(s *slots, c *Conn, rolledBack bool, r reason, cause error) {
+	if c.role == RoleWriter && fileMoved(c.file) {
+		c.dropStaleWAL(p.t.dsn)
+	}
 	c.close()
 	p.mu.Lock()
 	s.count.closed++

@@ -42,7 +42,7 @@ func (c *Conn) Begin() (Tx, error) {
 func (tx Tx) End(errp *error) {
 	v := recover()
 	if v == nil && *errp == nil {
-		err := tx.c.commitTx()
+		err := tx.c.ending(func() error { return tx.c.execOwn(&tx.c.commit, "COMMIT") })
 		if err == nil {
 			return
 		}
@@ -52,21 +52,6 @@ func (tx Tx) End(errp *error) {
 	if v != nil {
 		panic(v)
 	}
-}
-
-// commitTx runs COMMIT. A lease's context that ended before COMMIT starts
-// fails it, and the transaction is rolled back. Once COMMIT has started, it
-// runs to its end uninterrupted: the engine asks the interrupt context again
-// as a statement returns (when its step count crosses a multiple of 1000,
-// which the reused COMMIT statement does once in every so many runs), after
-// the commit is durable, and it would report an interrupt for a transaction
-// that committed.
-func (c *Conn) commitTx() (err error) {
-	if c.raw.GetInterrupt().Err() != nil {
-		return c.wrap(sqlite3.INTERRUPT)
-	}
-	c.uninterrupted(func() { err = c.execOwn(&c.commit, "COMMIT") })
-	return err
 }
 
 // Savepoint runs fn inside a savepoint, nested in the current transaction:
@@ -90,11 +75,27 @@ func (c *Conn) Savepoint(fn func(*Conn) error) (err error) {
 	if err := fn(c); err != nil {
 		return err
 	}
-	if err := c.raw.Exec("RELEASE " + name); err != nil {
-		return fmt.Errorf("sqlitepool: release savepoint on %q: %w", c.db, c.wrap(err))
+	if err := c.ending(func() error { return c.wrap(c.raw.Exec("RELEASE " + name)) }); err != nil {
+		return fmt.Errorf("sqlitepool: release savepoint on %q: %w", c.db, err)
 	}
 	released = true
 	return nil
+}
+
+// ending runs end, a COMMIT or a RELEASE, if the lease's context has not
+// ended, and then without the interrupt: the context decides before the
+// end, not during it. Once a statement has finished, SQLite asks the
+// progress handler once more, and reports SQLITE_INTERRUPT for a COMMIT
+// that took effect (vdbe_return in vdbe.c). It does so when the statement's
+// steps, counted over all its runs, cross a multiple of the handler's
+// period: for the COMMIT every Write reuses, every few hundred Writes.
+// Ending a transaction is short: it writes to the WAL, or rolls back.
+func (c *Conn) ending(end func() error) (err error) {
+	if c.raw.GetInterrupt().Err() != nil {
+		return c.wrap(sqlite3.INTERRUPT)
+	}
+	c.uninterrupted(func() { err = end() })
+	return err
 }
 
 // inTx runs fn in a transaction of c's role: Handle.Write and Handle.Read.
