@@ -78,7 +78,9 @@ type counters struct {
 	acquires, waits, timeouts, cancels uint64
 	created, closed, rollbacks         uint64
 	replaced                           [3]uint64 // closed early, by reason
-	waitTime, maxWait                  time.Duration
+	// The wait figures are atomic: a granted waiter records its wait
+	// without taking the pool's lock again.
+	waitTime, maxWait atomic.Int64 // time.Duration
 }
 
 // newPool opens the writer and runs init on it. On error, everything it
@@ -230,21 +232,21 @@ func (p *pool) acquireTimeoutError() error {
 func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	start := time.Now()
 	g, granted, err := p.awaitGrant(ctx, w.ch)
-
-	p.mu.Lock()
 	waited := time.Since(start)
-	s.count.waitTime += waited
-	s.count.maxWait = max(s.count.maxWait, waited)
+	s.count.addWait(waited)
 	if granted {
 		// The context may have ended while we woke: a caller that gave up
 		// gets no lease.
 		err = ctx.Err()
 	}
 	if err == nil {
-		p.mu.Unlock()
+		// The common case takes no lock: the grant is ours alone, and the
+		// waiter, now out of every queue, can serve another wait.
+		putWaiter(w)
 		p.logSlowAcquire(s.role, waited, nil)
 		return p.take(ctx, s, g)
 	}
+	p.mu.Lock()
 	p.countEndLocked(s, err)
 	if !granted && !w.leave() {
 		// Granted while we gave up: the grant is in the buffered channel.
@@ -264,6 +266,11 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 func (p *pool) awaitGrant(ctx context.Context, ch <-chan grant) (g grant, granted bool, err error) {
 	timeout, stop := p.acquireTimer(ctx)
 	defer stop()
+	if done := ctx.Done(); done == nil && timeout == nil {
+		// Nothing can end the wait but a grant: a plain receive costs less
+		// than a select, on a path every queued acquire takes.
+		return <-ch, true, nil
+	}
 	select {
 	case g = <-ch:
 		return g, true, nil
@@ -447,6 +454,17 @@ func (p *pool) checkDrainedLocked() {
 	if p.drained != nil && p.writer.inUse == 0 && p.readers.inUse == 0 {
 		close(p.drained)
 		p.drained = nil
+	}
+}
+
+// addWait records a wait that ended, granted or not.
+func (c *counters) addWait(d time.Duration) {
+	c.waitTime.Add(int64(d))
+	for {
+		m := c.maxWait.Load()
+		if int64(d) <= m || c.maxWait.CompareAndSwap(m, int64(d)) {
+			return
+		}
 	}
 }
 
