@@ -84,17 +84,50 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool,
 // never such a moment, and the WAL grows until a truncation, which holds
 // every lease back, is due.
 //
-// A writer lease held long (a long transaction) is not waited for past the
-// checkpoint timeout: the next round tries again.
+// It takes the writer ahead of the queued writes (acquireWriterFirst):
+// behind them, it would have their frames to copy too, holding the writer
+// the longer. A writer lease held long (a long transaction) is not waited
+// for past the checkpoint timeout: the next round tries again.
 func (p *pool) catchUp(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.checkpointTimeout)
 	defer cancel()
-	c, err := p.acquire(ctx, &p.writer)
-	if err != nil {
-		return // closing, or the writer is held
+	c := p.acquireWriterFirst(ctx)
+	if c == nil {
+		return
 	}
 	defer p.release(c)
 	p.checkpoint(c, sqlite3.CHECKPOINT_PASSIVE)
+}
+
+// acquireWriterFirst takes the writer ahead of every queued acquire, for
+// the janitor's catch-up checkpoint; nil if it cannot now: the pool
+// closing, an Exclusive section under way or waiting (it comes first), the
+// writer being reopened, or ctx ending.
+func (p *pool) acquireWriterFirst(ctx context.Context) *Conn {
+	s := &p.writer
+	p.mu.Lock()
+	if p.closed || p.gate.cur != nil || s.open < s.max {
+		p.mu.Unlock()
+		return nil
+	}
+	s.count.acquires++
+	if n := len(s.idle); n > 0 {
+		c := s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+		s.inUse++
+		p.mu.Unlock()
+		return c
+	}
+	w := waiters.Get().(*waiter)
+	s.waiters.pushFrontWaiter(w)
+	s.count.waits++
+	p.mu.Unlock()
+	c, err := p.wait(ctx, s, w)
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // openCheckpointer opens the checkpointer: read-write, no setup hook (no

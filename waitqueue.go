@@ -64,6 +64,19 @@ func (q *waitQueue) pushWaiter(w *waiter) {
 }
 
 // pop removes and returns the longest-waiting waiter, or nil.
+// pushFrontWaiter puts w at the head of the queue, ahead of every waiter:
+// only for the janitor's short catch-up checkpoint (see catchUp).
+func (q *waitQueue) pushFrontWaiter(w *waiter) {
+	w.next, w.q = q.head, q
+	if q.head == nil {
+		q.tail = w
+	} else {
+		q.head.prev = w
+	}
+	q.head = w
+	q.n++
+}
+
 func (q *waitQueue) pop() *waiter {
 	w := q.head
 	if w != nil {

@@ -256,15 +256,16 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	p.wal.seenRestarts = restarts
 	mode := sqlite3.CHECKPOINT_PASSIVE
 	switch {
-	// From a quarter of the limit in use, unless the WAL started over since
-	// the last round: then the passive checkpoints keep up, and holding
-	// every lease back to truncate would only stall a heavy write load.
-	// Otherwise readers keep it from starting over: truncate, from a
-	// quarter so that the writer goes on while the janitor waits for the
-	// readers, and the file stays under the limit. In use, not the file's
-	// size: a WAL that starts over keeps its size (journal_size_limit cuts
-	// it to the limit).
-	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/4 && !restarting:
+	// From half the limit in use, unless the WAL started over since the
+	// last round: then the passive checkpoints and catch-ups keep up, and
+	// holding every lease back to truncate would only stall a heavy write
+	// load. Otherwise readers keep it from starting over: truncate, from
+	// half so that the writer goes on while the janitor waits for the
+	// readers, and the file stays under the limit (the writer's release
+	// truncates at the limit itself). In use, not the file's size: a WAL
+	// that starts over keeps its size (journal_size_limit cuts it to the
+	// limit).
+	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/2 && !restarting:
 		mode = sqlite3.CHECKPOINT_TRUNCATE
 	case frames < p.checkpointStep():
 		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
@@ -287,6 +288,20 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 		return
 	}
 	p.countCheckpoint(mode, size, busy, err)
+	if !done || err != nil || p.wal.frames.Load()*p.wal.frameSize.Load() < p.cfg.walLimit/8 {
+		// The catch-up holds the writer while it syncs the WAL and the
+		// database file (7 ms at the median on this project's machine):
+		// only from an eighth of the limit in use. Measured with 8
+		// goroutines inserting without pause, a catch-up every 1000 pages
+		// made the p99 of an insert 11.5 ms; from an eighth, 4.3 ms.
+		return
+	}
+	if p.wal.frames.Load() != frames {
+		// Writes went on meanwhile: a second pass copies them, still
+		// beside the writer, so that the catch-up on the writer finds
+		// little left to copy.
+		_, done, _, err = p.passiveCheckpoint(ctx)
+	}
 	if done && err == nil {
 		p.catchUp(ctx)
 	}
