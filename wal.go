@@ -30,9 +30,10 @@ const (
 	// WALBounded (the default) keeps the -wal file under the limit of
 	// [WithWALLimit]: the pool runs SQLite's passive checkpoint every 1000
 	// pages from its background janitor, on a connection of its own so that
-	// writes go on meanwhile, a TRUNCATE checkpoint (on the writer) when the
-	// file passes a quarter of the limit, and sets journal_size_limit to the
-	// limit.
+	// writes go on meanwhile; from an eighth of the limit in use, a short
+	// catch-up checkpoint on the writer lets the WAL start over; if readers
+	// keep it from starting over, a TRUNCATE checkpoint (on the writer) from
+	// half the limit; and it sets journal_size_limit to the limit.
 	WALBounded WALPolicy = iota
 	// WALSQLite leaves checkpoints to SQLite's automatic checkpoint: passive,
 	// every 1000 pages, run by the committing write. Under continuous reads
@@ -96,7 +97,7 @@ func WithWALPolicy(w WALPolicy) Option {
 }
 
 // WithWALLimit sets the -wal file size, in bytes, that a [WALBounded] pool
-// keeps the file under (it truncates it from a quarter of that size), and its
+// keeps the file under (it truncates it from half that size in use), and its
 // journal_size_limit. At least 64 KiB; the default
 // is [DefaultWALLimit].
 func WithWALLimit(bytes int64) Option {
