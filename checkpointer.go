@@ -3,10 +3,18 @@ package sqlitepool
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/ncruces/go-sqlite3"
+	"github.com/ncruces/go-sqlite3/vfs"
 )
+
+// fileRef holds a connection's main file for pool.writerFile.
+type fileRef struct {
+	f       vfs.File
+	retired atomic.Bool // its move was reported to retireMoved
+}
 
 // checkpointer is the janitor's own connection for PASSIVE checkpoints.
 //
@@ -38,6 +46,9 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool,
 	p.mu.Lock()
 	if p.closed || p.gate.cur != nil {
 		p.mu.Unlock()
+		if p.testHookCheckpoint != nil {
+			p.testHookCheckpoint(true)
+		}
 		return true, false, false, nil
 	}
 	p.checkpointing = make(chan struct{})
@@ -57,10 +68,27 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool,
 	if k.conn != nil && k.gen != gen { // the file moved: it has the old one
 		p.closeCheckpointer()
 	}
+	// The writer's file must still be the one at the name, which the
+	// checkpointer opens (or shares): if the file was replaced and the pool
+	// has not noticed yet, a checkpoint would copy the old database's WAL,
+	// still under the name, into the new file. Asked before the open, and
+	// after it for a replacement in between (the checkpointer never
+	// checkpoints on close, so closing it then copies nothing).
+	if p.writerMoved(gen) {
+		p.closeCheckpointer()
+		return true, false, false, nil
+	}
 	if k.conn == nil {
 		if err := p.openCheckpointer(ctx, gen); err != nil {
 			return false, false, false, err
 		}
+		if p.writerMoved(gen) {
+			p.closeCheckpointer()
+			return true, false, false, nil
+		}
+	}
+	if p.testHookCheckpoint != nil {
+		p.testHookCheckpoint(false)
 	}
 	k.lastUsed = p.now()
 	nLog, nCkpt, err := k.conn.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
@@ -110,18 +138,19 @@ func (p *pool) acquireWriterFirst(ctx context.Context) *Conn {
 		p.mu.Unlock()
 		return nil
 	}
-	s.count.acquires++
+	// Not counted in Stats: the janitor's acquires are not the user's.
 	if n := len(s.idle); n > 0 {
 		c := s.idle[n-1]
 		s.idle[n-1] = nil
 		s.idle = s.idle[:n-1]
 		s.inUse++
 		p.mu.Unlock()
+		setInterrupt(c, ctx)
 		return c
 	}
 	w := waiters.Get().(*waiter)
+	w.janitor = true
 	s.waiters.pushFrontWaiter(w)
-	s.count.waits++
 	p.mu.Unlock()
 	c, err := p.wait(ctx, s, w)
 	if err != nil {
@@ -142,7 +171,19 @@ func (p *pool) openCheckpointer(ctx context.Context, gen uint64) error {
 	if err != nil {
 		return err
 	}
+	// SQLite checkpoints when the last connection to a file closes: the
+	// checkpointer may be that connection to a file that replaced the
+	// pool's, with the old WAL beside it (see writerMoved).
+	if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
+		c.Close()
+		return err
+	}
 	c.SetInterrupt(ctx) // the janitor's: ends with the pool
+	// Another process may be recovering the WAL as it opens.
+	if err := c.BusyTimeout(p.cfg.checkpointTimeout); err != nil {
+		c.Close()
+		return err
+	}
 	// Reading the header is what tells a fresh connection the database is
 	// in WAL mode; until then a checkpoint does nothing.
 	if err := c.Exec("PRAGMA query_only=ON; PRAGMA user_version"); err != nil {
@@ -154,6 +195,20 @@ func (p *pool) openCheckpointer(ctx context.Context, gen uint64) error {
 		p.ckpt.expires = p.now() + int64(d)
 	}
 	return nil
+}
+
+// writerMoved reports whether the newest writer's file is no longer the
+// one at the database's name, and tells the pool once. Until a new writer
+// opens (after the old one removed its stale WAL), it stays true.
+func (p *pool) writerMoved(gen uint64) bool {
+	wf := p.writerFile.Load()
+	if wf == nil || !fileMoved(wf.f) {
+		return false
+	}
+	if wf.retired.CompareAndSwap(false, true) {
+		p.retireMoved(gen)
+	}
+	return true
 }
 
 // awaitCheckpointer waits for a checkpoint under way on the checkpointer,

@@ -3,9 +3,11 @@ package sqlitepool
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -56,12 +58,20 @@ func TestPassiveCheckpointRunsBesideTheWriter(t *testing.T) {
 // back up itself, and must meet no lock of the pool's); it runs after.
 func TestCheckpointerStaysOutOfExclusive(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, withClock(newFakeClock()))
+	rounds := make(chan bool, 16)
+	// Set before anything wakes the janitor: the wake-up orders it.
+	h.p.testHookCheckpoint = func(skipped bool) { rounds <- skipped }
 	ctx := context.Background()
 	err := h.Exclusive(ctx, func(w *Conn, _ []*Conn) error {
 		commitFrames(t, w)
 		wakeJanitor(h)
-		time.Sleep(50 * time.Millisecond) // time enough for a janitor that would run
-		assert.Zero(t, h.Stats().WAL.Checkpoints, "the checkpointer ran inside an Exclusive section")
+		select {
+		case skipped := <-rounds:
+			assert.True(t, skipped, "the checkpointer ran inside an Exclusive section")
+		case <-time.After(5 * time.Second):
+			t.Error("the janitor never looked at the WAL")
+		}
+		assert.Zero(t, h.Stats().WAL.Checkpoints)
 		// Nothing holds the checkpoint lock: TRUNCATE finishes.
 		busy := queryInt(t, w, "PRAGMA wal_checkpoint(TRUNCATE)")
 		assert.Zero(t, busy)
@@ -77,6 +87,47 @@ func TestCheckpointerStaysOutOfExclusive(t *testing.T) {
 	w.Release() // wakes the janitor
 	require.Eventually(t, func() bool { return h.Stats().WAL.Checkpoints >= 1 },
 		5*time.Second, time.Millisecond, "the checkpoint never ran after the section")
+}
+
+// TestExclusiveWaitsForARunningCheckpoint starts an Exclusive section
+// while the checkpointer runs: the section must wait for it (its caller
+// may checkpoint, back up or restore, and must meet no lock of the pool's),
+// and get everything once it ends.
+func TestExclusiveWaitsForARunningCheckpoint(t *testing.T) {
+	h := openT(t, tempDB(t), createTable, withClock(newFakeClock()))
+	running, finish := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	h.p.testHookCheckpoint = func(skipped bool) {
+		if !skipped {
+			once.Do(func() {
+				close(running)
+				<-finish
+			})
+		}
+	}
+	ctx := context.Background()
+	w, err := h.Writer(ctx)
+	require.NoError(t, err)
+	commitFrames(t, w.Conn())
+	w.Release() // wakes the janitor
+	select {
+	case <-running:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the checkpointer never ran")
+	}
+	var entered atomic.Bool
+	done := make(chan error, 1)
+	go func() {
+		done <- h.Exclusive(ctx, func(*Conn, []*Conn) error {
+			entered.Store(true)
+			return nil
+		})
+	}()
+	time.Sleep(50 * time.Millisecond)
+	assert.False(t, entered.Load(), "an Exclusive section began during a checkpoint")
+	close(finish)
+	require.NoError(t, <-done)
+	assert.True(t, entered.Load())
 }
 
 // TestCheckpointerClosesWhenIdleAndWithThePool: the checkpointer is one
@@ -155,4 +206,65 @@ func TestSteadyWritesRestartTheWAL(t *testing.T) {
 	// while the janitor runs, if any.
 	assert.Less(t, s.BytesReclaimed, int64(limit), "the WAL had to be truncated again and again")
 	assert.Less(t, maxWAL, int64(limit))
+}
+
+// TestCheckpointerNeverCopiesIntoAReplacedFile replaces the database file
+// while the writer is leased (so no idle connection lets the janitor
+// notice) and the checkpointer is closed: a checkpointer opened now finds
+// the new file under the name, with the old database's WAL beside it.
+// Copying that WAL into the new file would overwrite it with the old
+// database's pages; the checkpointer must see the move and copy nothing.
+func TestCheckpointerNeverCopiesIntoAReplacedFile(t *testing.T) {
+	path := tempDB(t)
+	h := openT(t, path, createTable)
+	ctx := context.Background()
+	h.p.janitor.stop() // its work is driven by hand below
+	h.p.janitor.stopped.Wait()
+	for range 3 {
+		require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('old')"))
+	}
+	w, err := h.Writer(ctx)
+	require.NoError(t, err)
+	moveAway(t, path, "replaced") // the new file holds one row, 'new'
+	require.Nil(t, h.p.ckpt.conn)
+	skipped, _, _, err := h.p.passiveCheckpoint(ctx)
+	require.NoError(t, err)
+	assert.True(t, skipped, "the checkpointer ran on a replaced file")
+	assert.Nil(t, h.p.ckpt.conn, "the checkpointer stays closed")
+	// The checkpointer told the pool: the old writer is retired on
+	// release, and the next write goes to the new file.
+	w.Release()
+	require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('x')"))
+
+	raw, err := sqlite3.Open("file:" + path + "?mode=ro")
+	require.NoError(t, err)
+	defer raw.Close()
+	stmt, _, err := raw.Prepare("SELECT group_concat(v) FROM t")
+	require.NoError(t, err)
+	defer stmt.Close()
+	require.True(t, stmt.Step())
+	assert.Equal(t, "new,x", stmt.ColumnText(0), "the new file was overwritten")
+	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t WHERE v = 'new'"))
+}
+
+// TestIdleRoundsCopyNothing: a WAL copied back but not started over since
+// (no write came) keeps its frame count; the janitor's later rounds must
+// not checkpoint it again and again (which would also keep the
+// checkpointer from ever closing when idle).
+func TestIdleRoundsCopyNothing(t *testing.T) {
+	h := openT(t, tempDB(t), createTable, withClock(newFakeClock()))
+	ctx := context.Background()
+	w, err := h.Writer(ctx)
+	require.NoError(t, err)
+	commitFrames(t, w.Conn())
+	w.Release() // wakes the janitor
+	require.Eventually(t, func() bool { return h.Stats().WAL.Checkpoints >= 1 },
+		5*time.Second, time.Millisecond)
+	h.p.janitor.stop() // the rounds below are the janitor's own work
+	h.p.janitor.stopped.Wait()
+	n := h.Stats().WAL.Checkpoints
+	for range 3 {
+		h.p.checkpointIfDue(ctx)
+	}
+	assert.Equal(t, n, h.Stats().WAL.Checkpoints, "idle rounds checkpointed again")
 }

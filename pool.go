@@ -38,6 +38,16 @@ type pool struct {
 	wal     walState
 	ckpt    checkpointer // the janitor's own
 
+	// writerFile is the main file of the newest writer: the checkpointer
+	// makes sure it is still the file at the database's name before it
+	// copies a WAL into that file.
+	writerFile atomic.Pointer[fileRef]
+
+	// testHookCheckpoint, set only by tests before the janitor can run,
+	// is called by each passive checkpoint round: skipped, or running
+	// (then with the checkpoint flag set, before the checkpoint).
+	testHookCheckpoint func(skipped bool)
+
 	// checkpointing is made when the checkpointer starts and closed when it
 	// ends, nil meanwhile: an Exclusive section waits for it as for a
 	// lease, and so does the writer's truncation at the WAL limit (a
@@ -233,21 +243,29 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	start := time.Now()
 	g, granted, err := p.awaitGrant(ctx, w.ch)
 	waited := time.Since(start)
-	s.count.addWait(waited)
+	janitor := w.janitor
+	if !janitor {
+		s.count.addWait(waited)
+	}
 	if granted {
 		// The context may have ended while we woke: a caller that gave up
-		// gets no lease.
+		// gets no lease. (One whose context ends just after this check
+		// keeps the lease; its statements then fail on the interrupt.)
 		err = ctx.Err()
 	}
 	if err == nil {
 		// The common case takes no lock: the grant is ours alone, and the
 		// waiter, now out of every queue, can serve another wait.
 		putWaiter(w)
-		p.logSlowAcquire(s.role, waited, nil)
+		if !janitor {
+			p.logSlowAcquire(s.role, waited, nil)
+		}
 		return p.take(ctx, s, g)
 	}
 	p.mu.Lock()
-	p.countEndLocked(s, err)
+	if !janitor {
+		p.countEndLocked(s, err)
+	}
 	if !granted && !w.leave() {
 		// Granted while we gave up: the grant is in the buffered channel.
 		g, granted = <-w.ch, true
@@ -257,7 +275,9 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
 	}
 	p.mu.Unlock()
 	err = p.waitError(s, err)
-	p.logSlowAcquire(s.role, waited, err)
+	if !janitor {
+		p.logSlowAcquire(s.role, waited, err)
+	}
 	return nil, err
 }
 
@@ -393,6 +413,7 @@ func (p *pool) release(c *Conn) {
 // setupWriter prepares a new writer for the pool's own work: change
 // notifications, the WAL policy, PRAGMA optimize.
 func (p *pool) setupWriter(c *Conn) error {
+	p.writerFile.Store(&fileRef{f: c.file})
 	p.hookWriter(c)
 	if err := p.configureWAL(c); err != nil {
 		return fmt.Errorf("sqlitepool: set up writer of %q: %w", p.t.name, err)

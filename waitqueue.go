@@ -19,6 +19,10 @@ type waiter struct {
 	// waits for, or the Exclusive call.
 	s *slots
 	x *exclusive
+
+	// janitor marks the janitor's own wait (catchUp): not the user's, so
+	// not in Stats nor logged as a slow acquire.
+	janitor bool
 }
 
 // waitQueue is a FIFO of waiters, a doubly linked list so that a waiter that
@@ -63,7 +67,6 @@ func (q *waitQueue) pushWaiter(w *waiter) {
 	q.n++
 }
 
-// pop removes and returns the longest-waiting waiter, or nil.
 // pushFrontWaiter puts w at the head of the queue, ahead of every waiter:
 // only for the janitor's short catch-up checkpoint (see catchUp).
 func (q *waitQueue) pushFrontWaiter(w *waiter) {
@@ -77,6 +80,7 @@ func (q *waitQueue) pushFrontWaiter(w *waiter) {
 	q.n++
 }
 
+// pop removes and returns the longest-waiting waiter, or nil.
 func (q *waitQueue) pop() *waiter {
 	w := q.head
 	if w != nil {

@@ -268,8 +268,10 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	// limit).
 	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/2 && !restarting:
 		mode = sqlite3.CHECKPOINT_TRUNCATE
-	case frames < p.checkpointStep():
-		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
+	case frames < p.wal.nextAt.Load():
+		// Nothing new since the last pass (a tick, not a wake-up): a
+		// WAL copied back but not started over since keeps its frames
+		// count, and checkpointing it again would copy nothing.
 		return
 	}
 	if mode == sqlite3.CHECKPOINT_TRUNCATE {
