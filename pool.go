@@ -403,8 +403,18 @@ func (p *pool) release(c *Conn) {
 	}
 	c.idleSince = now
 	c.changes.syncLocked(c) // a writer's hooks on only while someone subscribes
-	p.putLocked(s, c)
+	// The longest waiter, if any, is woken after the unlock: waking it
+	// under the lock made every other acquire wait for the wake-up too.
+	// Out of the queue, it is ours alone to send to; if its context ends
+	// meanwhile, it waits for this grant on its channel to pass it on.
+	w := s.waiters.pop()
+	if w == nil {
+		p.idleLocked(s, c)
+	}
 	p.mu.Unlock()
+	if w != nil {
+		w.ch <- grant{c: c}
+	}
 	if c.role == RoleWriter {
 		p.walAfterRelease()
 	}
@@ -451,6 +461,11 @@ func (p *pool) putLocked(s *slots, c *Conn) {
 		w.ch <- grant{c: c}
 		return
 	}
+	p.idleLocked(s, c)
+}
+
+// idleLocked makes c idle: no one waits for it.
+func (p *pool) idleLocked(s *slots, c *Conn) {
 	s.idle = append(s.idle, c)
 	s.inUse--
 	p.checkDrainedLocked()
