@@ -21,6 +21,7 @@ const (
 	RoleReader
 )
 
+// String returns "writer" or "reader".
 func (r Role) String() string {
 	switch r {
 	case RoleWriter:

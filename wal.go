@@ -60,6 +60,7 @@ func (w *WALPolicy) UnmarshalText(b []byte) error {
 	return fmt.Errorf("sqlitepool: unknown WAL policy %q", b)
 }
 
+// String returns the policy's name, as MarshalText does.
 func (w WALPolicy) String() string {
 	switch w {
 	case WALBounded:
