@@ -139,11 +139,7 @@ func (p *pool) acquireWriterFirst(ctx context.Context) *Conn {
 		return nil
 	}
 	// Not counted in Stats: the janitor's acquires are not the user's.
-	if n := len(s.idle); n > 0 {
-		c := s.idle[n-1]
-		s.idle[n-1] = nil
-		s.idle = s.idle[:n-1]
-		s.inUse++
+	if c := s.takeIdleLocked(); c != nil {
 		p.mu.Unlock()
 		setInterrupt(c, ctx)
 		return c

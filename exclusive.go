@@ -165,15 +165,11 @@ func (p *pool) grantExclusiveLocked() {
 	// in the slots.
 	x.sent = true
 	p.gate.sections++
-	if n := len(w.idle); n > 0 {
-		x.writer = w.idle[n-1]
-		w.idle[n-1] = nil
-		w.idle = w.idle[:n-1]
-	} else {
+	if x.writer = w.takeIdleLocked(); x.writer == nil {
 		w.open++
+		w.inUse++
 		x.openWriter = true
 	}
-	w.inUse++
 	x.readers = append(make([]*Conn, 0, r.max), r.idle...)
 	clear(r.idle)
 	r.idle = r.idle[:0]
@@ -263,11 +259,7 @@ func (p *pool) openGateLocked() {
 // Its wait goes on in pool.wait, which it never left.
 func (p *pool) admitLocked(w *waiter) {
 	s := w.s
-	if n := len(s.idle); n > 0 {
-		c := s.idle[n-1]
-		s.idle[n-1] = nil
-		s.idle = s.idle[:n-1]
-		s.inUse++
+	if c := s.takeIdleLocked(); c != nil {
 		w.ch <- grant{c: c}
 		return
 	}

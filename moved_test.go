@@ -86,7 +86,7 @@ func TestWriteToAMovedFileIsRefused(t *testing.T) {
 			h := openT(t, path, createTable, WithReaders(2))
 			ctx := context.Background()
 			require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('old'), ('old'), ('old')"))
-			openReaders(t, h, 2)
+			holdReaders(t, h, 2)
 
 			moveAway(t, path, how)
 			err := h.Write(ctx, func(c *Conn) error {
@@ -175,18 +175,4 @@ func TestLeasedConnectionsOfAMovedFileAreClosedOnRelease(t *testing.T) {
 	assert.Equal(t, int64(1), queryInt(t, r.Conn(), "SELECT count(*) FROM t WHERE v = 'new'"))
 	r.Release()
 	assert.Equal(t, uint64(1), h.Stats().Readers.Replaced.Broken)
-}
-
-// openReaders opens n readers at once, and gives them back idle.
-func openReaders(t *testing.T, h *Handle, n int) {
-	t.Helper()
-	var leases []*Lease
-	for range n {
-		l, err := h.Reader(context.Background())
-		require.NoError(t, err)
-		leases = append(leases, l)
-	}
-	for _, l := range leases {
-		l.Release()
-	}
 }

@@ -19,7 +19,7 @@ func TestPanicWhileHoldingEachKindOfLease(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(2))
 	ctx := context.Background()
 	seed(t, h, 3)
-	openReaders(t, h, 2)       // so that a reader opened later would be a replacement
+	holdReaders(t, h, 2)       // so that a reader opened later would be a replacement
 	boom := errors.New("boom") // an error value, to check it is not wrapped
 
 	kinds := []struct {

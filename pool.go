@@ -193,11 +193,7 @@ func (p *pool) acquire(ctx context.Context, s *slots) (*Conn, error) {
 // acquireLocked is acquire past its checks, with p.mu held; it unlocks.
 func (p *pool) acquireLocked(ctx context.Context, s *slots) (*Conn, error) {
 	s.count.acquires++
-	if n := len(s.idle); n > 0 {
-		c := s.idle[n-1]
-		s.idle[n-1] = nil
-		s.idle = s.idle[:n-1]
-		s.inUse++
+	if c := s.takeIdleLocked(); c != nil {
 		probe := s.role == RoleReader && s.count.acquires&(movedProbeEvery-1) == 0
 		p.mu.Unlock()
 		if probe {
@@ -407,10 +403,7 @@ func (p *pool) release(c *Conn) {
 	// under the lock made every other acquire wait for the wake-up too.
 	// Out of the queue, it is ours alone to send to; if its context ends
 	// meanwhile, it waits for this grant on its channel to pass it on.
-	w := s.waiters.pop()
-	if w == nil {
-		p.idleLocked(s, c)
-	}
+	w := p.handOverLocked(s, c)
 	p.mu.Unlock()
 	if w != nil {
 		w.ch <- grant{c: c}
@@ -457,18 +450,35 @@ func (p *pool) discard(s *slots, c *Conn, rolledBack bool, r reason, cause error
 
 // putLocked hands a clean connection to the longest waiter, or makes it idle.
 func (p *pool) putLocked(s *slots, c *Conn) {
-	if w := s.waiters.pop(); w != nil {
+	if w := p.handOverLocked(s, c); w != nil {
 		w.ch <- grant{c: c}
-		return
 	}
-	p.idleLocked(s, c)
 }
 
-// idleLocked makes c idle: no one waits for it.
-func (p *pool) idleLocked(s *slots, c *Conn) {
+// handOverLocked takes the longest waiter out of s's queue and returns it,
+// for the caller to send c to; with no one waiting, c becomes idle.
+func (p *pool) handOverLocked(s *slots, c *Conn) *waiter {
+	if w := s.waiters.pop(); w != nil {
+		return w
+	}
 	s.idle = append(s.idle, c)
 	s.inUse--
 	p.checkDrainedLocked()
+	return nil
+}
+
+// takeIdleLocked leases the most recently used idle connection of s, or
+// returns nil if none is idle.
+func (s *slots) takeIdleLocked() *Conn {
+	n := len(s.idle)
+	if n == 0 {
+		return nil
+	}
+	c := s.idle[n-1]
+	s.idle[n-1] = nil
+	s.idle = s.idle[:n-1]
+	s.inUse++
+	return c
 }
 
 // dropSlotLocked frees a slot whose connection is gone (never opened, or

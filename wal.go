@@ -181,6 +181,10 @@ func (p *pool) configureWAL(c *Conn) error {
 }
 
 // walBounded reports whether the pool runs the checkpoints itself.
+// walInUse is the size of the WAL's frames after the last commit: what a
+// checkpoint has to deal with, whatever the file's own size.
+func (p *pool) walInUse() int64 { return p.wal.frames.Load() * p.wal.frameSize.Load() }
+
 func (p *pool) walBounded() bool { return p.cfg.walPolicy == WALBounded && !p.t.memory }
 
 // nextCheckpointAt is the frame count at which to look at the WAL again,
@@ -205,7 +209,7 @@ func (p *pool) walHardLimit(c *Conn) {
 	if !p.walBounded() {
 		return
 	}
-	if p.wal.frames.Load()*p.wal.frameSize.Load() < p.cfg.walLimit {
+	if p.walInUse() < p.cfg.walLimit {
 		return
 	}
 	size := p.walSize()
@@ -292,7 +296,7 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 		return
 	}
 	p.countCheckpoint(mode, size, busy, err)
-	if !done || err != nil || p.wal.frames.Load()*p.wal.frameSize.Load() < p.cfg.walLimit/8 {
+	if !done || err != nil || p.walInUse() < p.cfg.walLimit/8 {
 		// The catch-up holds the writer while it syncs the WAL and the
 		// database file (7 ms at the median on this project's machine):
 		// only from an eighth of the limit in use. Measured with 8
