@@ -47,6 +47,8 @@ type Conn struct {
 	// begin and commit run every Read and Write: prepared once, kept out
 	// of the cache (no lookup, no eviction, nothing to reset on release).
 	begin, commit *sqlite3.Stmt
+	// pin holds a reader's snapshot for Read (snapshot.go).
+	pin *sqlite3.Stmt
 
 	changes *writerChanges // the writer's transactions, for Subscribe
 	intr    *interrupter   // the engine's interrupt context; see interrupt.go

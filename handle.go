@@ -120,7 +120,7 @@ func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 		return err
 	}
 	defer h.p.release(c)
-	return c.inTx(fn)
+	return c.inSnapshot(fn)
 }
 
 // Write runs fn on the writer inside BEGIN IMMEDIATE ... COMMIT, and

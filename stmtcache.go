@@ -56,7 +56,12 @@ func (c *Conn) Prep(sql string) (*sqlite3.Stmt, error) {
 // that Exec does not parse it twice to learn that.
 func (c *Conn) prep(sql string) (*cachedStmt, error) {
 	k := &c.cache
-	e := k.byText[sql]
+	// The statement used last is the likeliest: a loop of the same query
+	// skips hashing its text.
+	e := k.head
+	if e == nil || e.sql != sql {
+		e = k.byText[sql]
+	}
 	if e == nil {
 		stmt, tail, err := c.raw.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
 		if err != nil {

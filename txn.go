@@ -98,7 +98,8 @@ func (c *Conn) ending(end func() error) (err error) {
 	return err
 }
 
-// inTx runs fn in a transaction of c's role: Handle.Write and Handle.Read.
+// inTx runs fn in a transaction of c's role: Handle.Write (Handle.Read
+// holds its snapshot with inSnapshot).
 func (c *Conn) inTx(fn func(*Conn) error) (err error) {
 	tx, err := c.Begin()
 	if err != nil {
