@@ -120,6 +120,13 @@ func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 		return err
 	}
 	defer h.p.release(c)
+	if h.p.t.memory {
+		// No WAL: a read transaction holds a shared lock, which keeps the
+		// writer's commits out. A deferred BEGIN takes it at fn's first
+		// read, as before the pin; the pin would take it at once, and a
+		// Write nested before any read could then never commit.
+		return c.inTx(fn)
+	}
 	return c.inSnapshot(fn)
 }
 

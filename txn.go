@@ -98,8 +98,9 @@ func (c *Conn) ending(end func() error) (err error) {
 	return err
 }
 
-// inTx runs fn in a transaction of c's role: Handle.Write (Handle.Read
-// holds its snapshot with inSnapshot).
+// inTx runs fn in a transaction of c's role: Handle.Write, and Handle.Read
+// on a database in memory (on a file, Read holds its snapshot with
+// inSnapshot).
 func (c *Conn) inTx(fn func(*Conn) error) (err error) {
 	tx, err := c.Begin()
 	if err != nil {
