@@ -321,67 +321,6 @@ func TestReadSeesOneSnapshot(t *testing.T) {
 	assert.Equal(t, 2, n, "the next read sees it")
 }
 
-// A statement that runs to completion ends an autocommit read transaction:
-// the snapshot must outlive it, whichever way fn runs its statements, and
-// whether or not fn begins a transaction of its own.
-func TestReadKeepsItsSnapshotAcrossFinishedStatements(t *testing.T) {
-	h := openT(t, tempDB(t), createTable)
-	seed(t, h, 3)
-	ctx := context.Background()
-	count := func(c *Conn) int {
-		var n int
-		require.NoError(t, c.QueryRow("SELECT count(*) FROM t").Scan(&n))
-		return n
-	}
-	commit := func() { require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('meanwhile')")) }
-	ways := map[string]func(c *Conn) error{
-		"Exec to the end": func(c *Conn) error { return c.Exec("SELECT v FROM t") },
-		"Query to the end": func(c *Conn) error {
-			for _, err := range c.Query("SELECT v FROM t") {
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-		"Prep stepped to DONE": func(c *Conn) error {
-			s, err := c.Prep("SELECT v FROM t")
-			if err != nil {
-				return err
-			}
-			for s.Step() {
-			}
-			return s.Reset()
-		},
-		"own transaction": func(c *Conn) (err error) {
-			tx, err := c.Begin()
-			if err != nil {
-				return err
-			}
-			defer tx.End(&err)
-			return c.Exec("SELECT v FROM t")
-		},
-	}
-	for name, first := range ways {
-		t.Run(name, func(t *testing.T) {
-			require.NoError(t, h.Read(ctx, func(c *Conn) error {
-				before := count(c)
-				require.NoError(t, first(c))
-				commit()
-				assert.Equal(t, before, count(c), "Read saw a commit made during it")
-				require.NoError(t, first(c))
-				commit()
-				assert.Equal(t, before, count(c), "Read saw a commit made during it")
-				return nil
-			}))
-			var n, total int
-			require.NoError(t, h.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n))
-			require.NoError(t, h.Read(ctx, func(c *Conn) error { total = count(c); return nil }))
-			assert.Equal(t, n, total, "the next Read sees every commit")
-		})
-	}
-}
-
 func TestTxBeginEnd(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
 	ctx := context.Background()

@@ -28,6 +28,18 @@ func commitRow(t *testing.T, h *Handle) {
 	require.NoError(t, h.Exec(context.Background(), "INSERT INTO t(v) VALUES ('meanwhile')"))
 }
 
+// requireReadHoldsSnapshot checks that a Read of h does not see a commit
+// the writer makes during it.
+func requireReadHoldsSnapshot(t *testing.T, h *Handle) {
+	t.Helper()
+	require.NoError(t, h.Read(context.Background(), func(c *Conn) error {
+		before := countT(t, c)
+		commitRow(t, h)
+		assert.Equal(t, before, countT(t, c), "Read saw a commit made during it")
+		return nil
+	}))
+}
+
 // requireNoSnapshotLeft checks that the readers of h hold no transaction,
 // and that a TRUNCATE checkpoint empties the WAL: no snapshot pins it.
 func requireNoSnapshotLeft(t *testing.T, h *Handle) {
@@ -309,12 +321,7 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 			requireIdle(t, h)
 			requireNoSnapshotLeft(t, h)
 			// And the reader holds a snapshot again in the next Read.
-			require.NoError(t, h.Read(context.Background(), func(c *Conn) error {
-				before := countT(t, c)
-				commitRow(t, h)
-				assert.Equal(t, before, countT(t, c), "Read saw a commit made during it")
-				return nil
-			}))
+			requireReadHoldsSnapshot(t, h)
 		})
 	}
 }
@@ -335,12 +342,7 @@ func TestReadPinInterruptedQuery(t *testing.T) {
 	require.ErrorIs(t, err, sqlite3.INTERRUPT)
 	requireIdle(t, h)
 	requireNoSnapshotLeft(t, h)
-	require.NoError(t, h.Read(context.Background(), func(c *Conn) error {
-		before := countT(t, c)
-		commitRow(t, h)
-		assert.Equal(t, before, countT(t, c), "Read saw a commit made during it")
-		return nil
-	}))
+	requireReadHoldsSnapshot(t, h)
 }
 
 // TestReadPinAcrossSchemaChanges: a schema the writer changes between two

@@ -1,10 +1,6 @@
 package sqlitepool
 
-import (
-	"fmt"
-
-	"github.com/ncruces/go-sqlite3"
-)
+import "fmt"
 
 // pinSQL is the statement a reader holds on its row for the length of a
 // Read. It opens a read transaction (it reads the database header) and has
@@ -24,24 +20,20 @@ const pinSQL = "PRAGMA schema_version"
 // Conn.Savepoint): the pin keeps the snapshot either way; release rolls
 // back whatever fn leaves open.
 func (c *Conn) inSnapshot(fn func(*Conn) error) error {
-	if c.pin == nil {
-		s, _, err := c.raw.PrepareFlags(pinSQL, sqlite3.PREPARE_PERSISTENT)
-		if err != nil {
-			return fmt.Errorf("sqlitepool: begin read on %q: %w", c.db, c.wrap(err))
-		}
-		c.pin = s
-	}
-	if !c.pin.Step() {
-		err := c.wrap(c.pin.Err())
-		c.pin.Reset()
+	pin, err := c.ownStmt(&c.pin, pinSQL)
+	if err == nil && !pin.Step() {
+		err = c.wrap(pin.Err())
+		pin.Reset()
 		if err == nil { // no row: cannot happen, but the snapshot would not be held
 			err = fmt.Errorf("%s returned no row", pinSQL)
 		}
+	}
+	if err != nil {
 		return fmt.Errorf("sqlitepool: begin read on %q: %w", c.db, err)
 	}
 	// Reset ends the snapshot (with fn's statements, which release resets)
 	// even if fn panics. Its error would be a step's, and the pin's step
 	// succeeded.
-	defer c.pin.Reset()
+	defer pin.Reset()
 	return fn(c)
 }

@@ -110,15 +110,24 @@ func (c *Conn) inTx(fn func(*Conn) error) (err error) {
 	return fn(c)
 }
 
-// execOwn runs one of the connection's own statements, preparing it on
-// first use.
+// execOwn runs one of the connection's own statements.
 func (c *Conn) execOwn(stmt **sqlite3.Stmt, sql string) error {
+	s, err := c.ownStmt(stmt, sql)
+	if err != nil {
+		return err
+	}
+	return c.wrap(s.Exec())
+}
+
+// ownStmt returns one of the connection's own statements (BEGIN, COMMIT,
+// the snapshot pin), kept out of the cache, preparing it on first use.
+func (c *Conn) ownStmt(stmt **sqlite3.Stmt, sql string) (*sqlite3.Stmt, error) {
 	if *stmt == nil {
 		s, _, err := c.raw.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
 		if err != nil {
-			return c.wrap(err)
+			return nil, c.wrap(err)
 		}
 		*stmt = s
 	}
-	return c.wrap((*stmt).Exec())
+	return *stmt, nil
 }
