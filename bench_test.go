@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -87,6 +88,21 @@ func rawPointRead(b *testing.B, path string) (*sqlite3.Conn, *sqlite3.Stmt) {
 	return raw, stmt
 }
 
+// prepPoint runs pointRead for the i-th user through c's statement cache,
+// leaving the statement on its row for the release to reset.
+func prepPoint(c *Conn, i int) error {
+	stmt, err := c.Prep(pointRead)
+	if err != nil {
+		return err
+	}
+	stmt.BindInt(1, i%10000+1)
+	if !stmt.Step() {
+		return stmt.Err()
+	}
+	_ = stmt.ColumnRawText(0)
+	return nil
+}
+
 // readPoint runs pointRead for the i-th user on stmt, prepared and reset
 // by the caller's loop.
 func readPoint(b *testing.B, stmt *sqlite3.Stmt, i int) {
@@ -163,19 +179,7 @@ func BenchmarkPointRead(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			err := h.Read(ctx, func(c *Conn) error {
-				stmt, err := c.Prep(pointRead)
-				if err != nil {
-					return err
-				}
-				stmt.BindInt(1, i%10000+1)
-				if !stmt.Step() {
-					return stmt.Err()
-				}
-				_ = stmt.ColumnRawText(0)
-				return nil
-			})
-			if err != nil {
+			if err := h.Read(ctx, func(c *Conn) error { return prepPoint(c, i) }); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -189,15 +193,9 @@ func BenchmarkPointRead(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			stmt, err := l.Conn().Prep(pointRead)
-			if err != nil {
+			if err := prepPoint(l.Conn(), i); err != nil {
 				b.Fatal(err)
 			}
-			stmt.BindInt(1, i%10000+1)
-			if !stmt.Step() {
-				b.Fatal(stmt.Err())
-			}
-			_ = stmt.ColumnRawText(0)
 			l.Release()
 		}
 	})
@@ -259,4 +257,88 @@ func BenchmarkWrite(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPointReadPaired measures pooled point reads against the raw
+// connection's as a ratio, timing alternating batches of both in the same
+// loop: this 2-core VM drifts by 10-30% between runs, and within a pair
+// both sides drift alike. Each case reports "pool/raw", the ratio of the
+// two sides' totals, beside the time per read of each side.
+//
+// Read-Prep-vs-raw-tx pairs Read with a raw read inside BEGIN ... COMMIT,
+// the way a raw connection's user holds a snapshot across statements.
+func BenchmarkPointReadPaired(b *testing.B) {
+	path := benchDB(b)
+	ctx := context.Background()
+	h := openT(b, path, nil)
+	raw, stmt := rawPointRead(b, path)
+	begin, _, err := raw.PrepareFlags("BEGIN", sqlite3.PREPARE_PERSISTENT)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { begin.Close() })
+	commit, _, err := raw.PrepareFlags("COMMIT", sqlite3.PREPARE_PERSISTENT)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { commit.Close() })
+
+	rawRead := func(i int) error { readPoint(b, stmt, i); return nil }
+	rawInTx := func(i int) error {
+		if err := begin.Exec(); err != nil {
+			return err
+		}
+		readPoint(b, stmt, i)
+		return commit.Exec()
+	}
+	read := func(i int) error {
+		return h.Read(ctx, func(c *Conn) error { return prepPoint(c, i) })
+	}
+	reader := func(i int) error {
+		l, err := h.Reader(ctx)
+		if err != nil {
+			return err
+		}
+		defer l.Release()
+		return prepPoint(l.Conn(), i)
+	}
+	queryRow := func(i int) error {
+		var name string
+		return h.QueryRow(ctx, pointRead, i%10000+1).Scan(&name)
+	}
+	for _, pair := range []struct {
+		name      string
+		raw, pool func(i int) error
+	}{
+		{"Read-Prep", rawRead, read},
+		{"Read-Prep-vs-raw-tx", rawInTx, read},
+		{"Reader-Prep", rawRead, reader},
+		{"QueryRow", rawRead, queryRow},
+	} {
+		b.Run(pair.name, func(b *testing.B) {
+			const batch = 200
+			var rawTime, poolTime time.Duration
+			i := 0
+			for b.Loop() {
+				for side, op := range []func(int) error{pair.raw, pair.pool} {
+					start := time.Now()
+					for range batch {
+						i++
+						if err := op(i); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if side == 0 {
+						rawTime += time.Since(start)
+					} else {
+						poolTime += time.Since(start)
+					}
+				}
+			}
+			n := float64(b.N * batch)
+			b.ReportMetric(float64(rawTime.Nanoseconds())/n, "raw-ns/read")
+			b.ReportMetric(float64(poolTime.Nanoseconds())/n, "pool-ns/read")
+			b.ReportMetric(float64(poolTime)/float64(rawTime), "pool/raw")
+		})
+	}
 }

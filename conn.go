@@ -99,7 +99,7 @@ func (c *Conn) Role() Role { return c.role }
 // discarded.
 func (c *Conn) Exec(sql string, args ...any) (err error) {
 	defer c.recoverOOM(&err)
-	e, err := c.prep(sql)
+	e, _, err := c.prep(sql)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,10 @@ func (r *Row) Scan(dest ...any) error {
 	return r.c.scanOne(r.sql, r.args, dest)
 }
 
-// scanOne runs a query and scans its first row.
+// scanOne runs a query and scans its first row. It resets the statement
+// itself, even when a release follows: Reset reports the step's error
+// again, and the engine panics on SQLITE_NOMEM, which recoverOOM turns into
+// an error here only.
 func (c *Conn) scanOne(sql string, args, dest []any) (err error) {
 	defer c.recoverOOM(&err)
 	stmt, err := c.query(sql, args)
@@ -115,13 +118,18 @@ func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 // query prepares sql through the cache and binds args. A cached statement
 // that is still running (the same query nested in its own iteration) is
 // not reused: the nested one gets a statement of its own, finalized on
-// release.
+// release. A statement the lease had not used yet was reset by the last
+// release, so only one used before is asked (a call into the engine).
 func (c *Conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
-	stmt, err := c.Prep(sql)
+	e, again, err := c.prep(sql)
 	if err != nil {
 		return nil, err
 	}
-	if stmt.Busy() {
+	stmt, err := e.single(c.db, "query")
+	if err != nil {
+		return nil, err
+	}
+	if again && stmt.Busy() {
 		if stmt, _, err = c.raw.Prepare(sql); err != nil {
 			return nil, c.wrap(err)
 		}

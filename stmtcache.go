@@ -38,34 +38,41 @@ type cachedStmt struct {
 // On release it is reset and its bindings cleared. sql must hold exactly one
 // statement.
 func (c *Conn) Prep(sql string) (*sqlite3.Stmt, error) {
-	e, err := c.prep(sql)
+	e, _, err := c.prep(sql)
 	if err != nil {
 		return nil, err
 	}
+	return e.single(c.db, "Prep")
+}
+
+// single returns the entry's statement, or the error for SQL that is not
+// exactly one statement, naming the call (op) and the database.
+func (e *cachedStmt) single(db, op string) (*sqlite3.Stmt, error) {
 	switch {
 	case e.script:
-		return nil, fmt.Errorf("%w: Prep on %q: the SQL holds more than one statement; use Exec for scripts", ErrInvalidArgument, c.db)
+		return nil, fmt.Errorf("%w: %s on %q: the SQL holds more than one statement; use Exec for scripts", ErrInvalidArgument, op, db)
 	case e.stmt == nil:
-		return nil, fmt.Errorf("%w: Prep on %q: the SQL holds no statement", ErrInvalidArgument, c.db)
+		return nil, fmt.Errorf("%w: %s on %q: the SQL holds no statement", ErrInvalidArgument, op, db)
 	}
 	return e.stmt, nil
 }
 
 // prep finds or prepares sql, marks it used by the lease and moves it to
 // the front. A multi-statement script is cached as an entry without stmt so
-// that Exec does not parse it twice to learn that.
-func (c *Conn) prep(sql string) (*cachedStmt, error) {
+// that Exec does not parse it twice to learn that. again reports whether
+// the lease had used the statement before: only then can it be running.
+func (c *Conn) prep(sql string) (e *cachedStmt, again bool, err error) {
 	k := &c.cache
 	// The statement used last is the likeliest: a loop of the same query
 	// skips hashing its text.
-	e := k.head
+	e = k.head
 	if e == nil || e.sql != sql {
 		e = k.byText[sql]
 	}
 	if e == nil {
 		stmt, tail, err := c.raw.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
 		if err != nil {
-			return nil, c.wrap(err)
+			return nil, false, c.wrap(err)
 		}
 		e = &cachedStmt{sql: sql, stmt: stmt, params: stmt != nil && stmt.BindCount() > 0}
 		// The rest is not prepared: a later statement of a script may
@@ -83,12 +90,13 @@ func (c *Conn) prep(sql string) (*cachedStmt, error) {
 		k.unlink(e)
 		k.pushFront(e)
 	}
+	again = e.inUse
 	if !e.inUse && e.stmt != nil {
 		e.inUse = true
 		k.used = append(k.used, e)
 	}
 	k.trim()
-	return e, nil
+	return e, again, nil
 }
 
 // release resets the statements the lease used, clears their bindings,
