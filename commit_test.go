@@ -2,8 +2,10 @@ package sqlitepool
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -50,4 +52,97 @@ func TestWriteCancelledDuringCommitReportsTheOutcome(t *testing.T) {
 	}))
 	t.Logf("%d writes acknowledged, %d failed", acked, failed)
 	assert.Equal(t, int64((n+6)/7), failed, "the writes cancelled before COMMIT, and only those")
+}
+
+// TestAutocommitWriteCancelledDuringItsCommitReportsTheOutcome is the same
+// for statements run outside a transaction on a Writer lease: each commits
+// on its own, and the engine's last look at the interrupt context, once the
+// statement's commit took effect, must not turn it into an error. Exec,
+// QueryRow (INSERT ... RETURNING) and Query run many writes each, the
+// context cancelled from inside each commit.
+func TestAutocommitWriteCancelledDuringItsCommitReportsTheOutcome(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	runs := map[string]func(c *Conn, id int) error{
+		"Exec": func(c *Conn, id int) error {
+			return c.Exec("INSERT INTO t(id, v) VALUES (?, 'x')", id)
+		},
+		"QueryRow": func(c *Conn, id int) error {
+			var got int
+			err := c.QueryRow("INSERT INTO t(id, v) VALUES (?, 'x') RETURNING id", id).Scan(&got)
+			if err == nil && got != id {
+				return fmt.Errorf("RETURNING gave %d for %d", got, id)
+			}
+			return err
+		},
+		"Query": func(c *Conn, id int) error {
+			for _, err := range c.Query("INSERT INTO t(id, v) VALUES (?, 'x') RETURNING id", id) {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	const n = 1500 // a few steps a statement: hundreds of runs per boundary
+	id := 0
+	for _, name := range []string{"Exec", "QueryRow", "Query"} {
+		run := runs[name]
+		var acked, failed int
+		for i := range n {
+			id++
+			ctx, cancel := context.WithCancel(context.Background())
+			l, err := h.Writer(ctx)
+			require.NoError(t, err)
+			c := l.Conn()
+			before := i%7 == 0 // cancelled before the statement: must not run
+			if before {
+				cancel()
+			}
+			c.Raw().CommitHook(func() bool { cancel(); return c.onCommit() })
+			err = run(c, id)
+			c.Raw().CommitHook(c.onCommit)
+			l.Release()
+			cancel()
+			var present int64
+			require.NoError(t, h.Read(context.Background(), func(rc *Conn) error {
+				present = queryInt(t, rc, "SELECT count(*) FROM t WHERE id = ?", id)
+				return nil
+			}))
+			if err == nil {
+				acked++
+				assert.Equal(t, int64(1), present, "%s %d returned nil and is missing", name, id)
+			} else {
+				failed++
+				assert.ErrorIs(t, err, context.Canceled, "%s %d", name, id)
+				assert.Equal(t, int64(0), present, "%s %d returned %v and is present", name, id, err)
+			}
+		}
+		t.Logf("%s: %d writes acknowledged, %d failed", name, acked, failed)
+		assert.Equal(t, (n+6)/7, failed, "%s: the writes cancelled before the statement, and only those", name)
+	}
+}
+
+// TestQueryRowReportsTheCommitOfItsWrite: a write with RETURNING outside a
+// transaction commits when its statement is reset, after the row was read.
+// A commit refused there (here by a commit hook; in the pool, by a moved
+// file or a full disk) must be QueryRow's error, not a lost acknowledged
+// write.
+func TestQueryRowReportsTheCommitOfItsWrite(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	l, err := h.Writer(context.Background())
+	require.NoError(t, err)
+	c := l.Conn()
+	c.Raw().CommitHook(func() bool { return false })
+	var id int
+	err = c.QueryRow("INSERT INTO t(id, v) VALUES (7, 'x') RETURNING id").Scan(&id)
+	assert.ErrorIs(t, err, sqlite3.CONSTRAINT_COMMITHOOK)
+	c.Raw().CommitHook(c.onCommit)
+	require.NoError(t, c.QueryRow("INSERT INTO t(id, v) VALUES (8, 'x') RETURNING id").Scan(&id))
+	assert.Equal(t, 8, id)
+	l.Release()
+	require.NoError(t, h.Read(context.Background(), func(rc *Conn) error {
+		assert.Equal(t, int64(0), queryInt(t, rc, "SELECT count(*) FROM t WHERE id = 7"), "the refused write")
+		assert.Equal(t, int64(1), queryInt(t, rc, "SELECT count(*) FROM t WHERE id = 8"))
+		return nil
+	}))
 }

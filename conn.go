@@ -52,6 +52,7 @@ type Conn struct {
 
 	changes *writerChanges // the writer's transactions, for Subscribe
 	intr    *interrupter   // the engine's interrupt context; see interrupt.go
+	commits uint64         // commits the writer's commit hook let through
 
 	// rawUsed says Raw was called since the last clean (or the open): only
 	// through Raw can a blob, a backup or a statement outside the cache
@@ -116,7 +117,8 @@ func (c *Conn) Exec(sql string, args ...any) (err error) {
 	if err := bindArgs(e.stmt, args); err != nil {
 		return fmt.Errorf("Exec on %q: %w", c.db, err)
 	}
-	return c.wrap(e.stmt.Exec())
+	commits := c.commits
+	return c.wrap(c.committedAnyway(e.stmt.Exec(), commits))
 }
 
 // scriptWithArgs explains why SQL with arguments was refused: a syntax error

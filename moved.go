@@ -83,9 +83,10 @@ func (c *Conn) onCommit() bool {
 		c.broken = c.movedErr // closed on release
 		return false
 	}
-	if c.changes != nil && c.changes.armed {
-		return c.changes.commit()
+	if c.changes != nil && c.changes.armed && !c.changes.commit() {
+		return false
 	}
+	c.commits++
 	return true
 }
 

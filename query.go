@@ -64,9 +64,16 @@ func (c *Conn) scanOne(sql string, args, dest []any) (err error) {
 	if err != nil {
 		return err
 	}
-	defer stmt.Reset()
+	// A write with RETURNING outside a transaction commits when the
+	// statement ends: here, at the reset, whose error is then the commit's.
+	defer func() {
+		if rerr := stmt.Reset(); err == nil && rerr != nil {
+			err = c.wrap(rerr)
+		}
+	}()
+	commits := c.commits
 	if !stmt.Step() {
-		if err := stmt.Err(); err != nil {
+		if err := c.committedAnyway(stmt.Err(), commits); err != nil {
 			return c.wrap(err)
 		}
 		return fmt.Errorf("%w: %q", ErrNoRows, c.db)
@@ -94,7 +101,10 @@ func (c *Conn) QueryRow(sql string, args ...any) *Row {
 //	}
 //
 // An error ends the iteration after it is yielded; breaking out early
-// resets the statement.
+// resets the statement. A write with RETURNING run outside a transaction
+// commits when its statement ends: break out of one early and its commit
+// happens at that reset, where no error can reach the loop; run such
+// writes to the end, or inside [Handle.Write].
 func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 	return func(yield func(*Row, error) bool) {
 		stmt, err := c.query(sql, args)
@@ -104,12 +114,13 @@ func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 		}
 		defer stmt.Reset()
 		row := &Row{c: c, stmt: stmt}
+		commits := c.commits
 		for stmt.Step() {
 			if !yield(row, nil) {
 				return
 			}
 		}
-		if err := stmt.Err(); err != nil {
+		if err := c.committedAnyway(stmt.Err(), commits); err != nil {
 			yield(nil, c.wrap(err))
 		}
 	}

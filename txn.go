@@ -1,6 +1,7 @@
 package sqlitepool
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -95,6 +96,22 @@ func (c *Conn) ending(end func() error) (err error) {
 		return c.wrap(sqlite3.INTERRUPT)
 	}
 	c.uninterrupted(func() { err = end() })
+	return err
+}
+
+// committedAnyway drops err if it is an interrupt that SQLite raised after
+// the statement's commit took effect, commits being c.commits when the
+// statement started. A statement run outside a transaction on the writer
+// (or a COMMIT run as SQL) commits when it finishes, and the engine then
+// asks the progress handler once more (see ending): an interrupt seen then
+// fails a statement whose work is already in the database. Once the
+// writer's commit hook let a commit through, nothing of the statement is
+// left to interrupt, so the interrupt is not its outcome. Other errors,
+// the commit's own included, stand.
+func (c *Conn) committedAnyway(err error, commits uint64) error {
+	if err != nil && c.commits != commits && errors.Is(err, sqlite3.INTERRUPT) && c.raw.GetAutocommit() {
+		return nil
+	}
 	return err
 }
 
