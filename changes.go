@@ -193,9 +193,12 @@ type writerChanges struct {
 // anyone subscribes.
 func (p *pool) hookWriter(c *Conn) {
 	c.changes = &writerChanges{n: &p.notify}
-	// The commit hook stays for the writer's life: it also refuses commits
-	// to a moved file (moved.go), and calls commit only while armed.
+	// The commit and rollback hooks stay for the writer's life: they also
+	// refuse commits to a moved file (moved.go) and tell whether a
+	// statement's commit took effect (txn.go), and call commit and rollback
+	// only while armed.
 	c.raw.CommitHook(c.onCommit)
+	c.raw.RollbackHook(c.onRollback)
 	if p.notify.active.Load() > 0 {
 		c.changes.arm(c.raw)
 	}
@@ -215,17 +218,16 @@ func (w *writerChanges) syncLocked(c *Conn) {
 	}
 }
 
-// arm registers the hooks. Registering one is a pointer store in the
-// engine: no I/O, no statement.
+// arm registers the update hook (the commit and rollback hooks are always
+// there). Registering one is a pointer store in the engine: no I/O, no
+// statement.
 func (w *writerChanges) arm(raw *sqlite3.Conn) {
 	w.armed = true
 	raw.UpdateHook(w.update)
-	raw.RollbackHook(w.rollback)
 }
 
 func (w *writerChanges) disarm(raw *sqlite3.Conn) {
 	raw.UpdateHook(nil)
-	raw.RollbackHook(nil)
 	w.armed = false
 	w.pending, w.candidate = nil, nil
 	clear(w.committed)

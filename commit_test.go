@@ -2,6 +2,7 @@ package sqlitepool
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -145,4 +146,42 @@ func TestQueryRowReportsTheCommitOfItsWrite(t *testing.T) {
 		assert.Equal(t, int64(1), queryInt(t, rc, "SELECT count(*) FROM t WHERE id = 8"))
 		return nil
 	}))
+}
+
+// TestAutocommitWriteWhoseCommitFailsIsNotAcknowledged: a COMMIT can fail
+// after the commit hook let it through (here the disk is full when the WAL
+// is written), and the engine's last look at the interrupt context can then
+// replace that error with SQLITE_INTERRUPT. Such a statement must still
+// fail: a row that is not there must never be acknowledged. Each statement
+// is cancelled from its commit hook; the last look happens every few dozen
+// runs of the statement (every 1000 of its steps), so many runs cover it.
+func TestAutocommitWriteWhoseCommitFailsIsNotAcknowledged(t *testing.T) {
+	path := tempDB(t)
+	faults, plan := withFaults(t, path)
+	h := openT(t, path, createTable, faults)
+	const insert = "INSERT INTO t(id, v) VALUES (?, 'x')"
+	interrupted := 0
+	for id := range 400 {
+		ctx, cancel := context.WithCancel(context.Background())
+		l, err := h.Writer(ctx)
+		require.NoError(t, err)
+		c := l.Conn()
+		c.Raw().CommitHook(func() bool { cancel(); return c.onCommit() })
+		plan.failWrites(sqlite3.FULL)
+		err = c.Exec(insert, id)
+		plan.heal()
+		c.Raw().CommitHook(c.onCommit)
+		l.Release()
+		cancel()
+		require.Error(t, err, "insert %d: the commit failed", id)
+		if errors.Is(err, sqlite3.INTERRUPT) {
+			interrupted++
+		} else {
+			require.ErrorIs(t, err, sqlite3.FULL)
+		}
+	}
+	assert.Zero(t, readInt(t, h, "SELECT count(*) FROM t"), "no insert committed")
+	assert.Equal(t, uint64(1), h.Stats().Writer.Created, "a full disk does not break the writer")
+	t.Logf("%d of 400 failed commits reported as interrupted", interrupted)
+	assert.Positive(t, interrupted, "the engine's last look at the context came during a failed commit")
 }

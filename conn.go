@@ -52,7 +52,7 @@ type Conn struct {
 
 	changes *writerChanges // the writer's transactions, for Subscribe
 	intr    *interrupter   // the engine's interrupt context; see interrupt.go
-	commits uint64         // commits the writer's commit hook let through
+	ends    txnEnds        // the writer's commits and rollbacks, from its hooks
 
 	// rawUsed says Raw was called since the last clean (or the open): only
 	// through Raw can a blob, a backup or a statement outside the cache
@@ -117,8 +117,8 @@ func (c *Conn) Exec(sql string, args ...any) (err error) {
 	if err := bindArgs(e.stmt, args); err != nil {
 		return fmt.Errorf("Exec on %q: %w", c.db, err)
 	}
-	commits := c.commits
-	return c.wrap(c.committedAnyway(e.stmt.Exec(), commits))
+	ends := c.ends
+	return c.wrap(c.committedAnyway(e.stmt.Exec(), ends))
 }
 
 // scriptWithArgs explains why SQL with arguments was refused: a syntax error

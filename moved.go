@@ -86,8 +86,18 @@ func (c *Conn) onCommit() bool {
 	if c.changes != nil && c.changes.armed && !c.changes.commit() {
 		return false
 	}
-	c.commits++
+	c.ends.commits++
 	return true
+}
+
+// onRollback is the writer's rollback hook, registered for its whole life:
+// SQLite calls it when a transaction rolls back, a COMMIT that failed after
+// the commit hook let it through included.
+func (c *Conn) onRollback() {
+	c.ends.rollbacks++
+	if c.changes != nil && c.changes.armed {
+		c.changes.rollback()
+	}
 }
 
 // probeMoved is an acquire's check of an idle reader it took: if the file

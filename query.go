@@ -71,9 +71,9 @@ func (c *Conn) scanOne(sql string, args, dest []any) (err error) {
 			err = c.wrap(rerr)
 		}
 	}()
-	commits := c.commits
+	ends := c.ends
 	if !stmt.Step() {
-		if err := c.committedAnyway(stmt.Err(), commits); err != nil {
+		if err := c.committedAnyway(stmt.Err(), ends); err != nil {
 			return c.wrap(err)
 		}
 		return fmt.Errorf("%w: %q", ErrNoRows, c.db)
@@ -114,13 +114,13 @@ func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 		}
 		defer stmt.Reset()
 		row := &Row{c: c, stmt: stmt}
-		commits := c.commits
+		ends := c.ends
 		for stmt.Step() {
 			if !yield(row, nil) {
 				return
 			}
 		}
-		if err := c.committedAnyway(stmt.Err(), commits); err != nil {
+		if err := c.committedAnyway(stmt.Err(), ends); err != nil {
 			yield(nil, c.wrap(err))
 		}
 	}

@@ -99,17 +99,22 @@ func (c *Conn) ending(end func() error) (err error) {
 	return err
 }
 
+// txnEnds counts the transactions a writer ended, as its commit and
+// rollback hooks saw them.
+type txnEnds struct{ commits, rollbacks uint64 }
+
 // committedAnyway drops err if it is an interrupt that SQLite raised after
-// the statement's commit took effect, commits being c.commits when the
+// the statement's commit took effect, before being c.ends when the
 // statement started. A statement run outside a transaction on the writer
 // (or a COMMIT run as SQL) commits when it finishes, and the engine then
 // asks the progress handler once more (see ending): an interrupt seen then
-// fails a statement whose work is already in the database. Once the
-// writer's commit hook let a commit through, nothing of the statement is
-// left to interrupt, so the interrupt is not its outcome. Other errors,
-// the commit's own included, stand.
-func (c *Conn) committedAnyway(err error, commits uint64) error {
-	if err != nil && c.commits != commits && errors.Is(err, sqlite3.INTERRUPT) && c.raw.GetAutocommit() {
+// fails a statement whose work is already in the database. A commit took
+// effect if the commit hook let it through and no rollback followed (a
+// COMMIT can still fail after the hook, writing the WAL, and the interrupt
+// would then hide that error). Other errors stand.
+func (c *Conn) committedAnyway(err error, before txnEnds) error {
+	if err != nil && c.ends.commits != before.commits && c.ends.rollbacks == before.rollbacks &&
+		errors.Is(err, sqlite3.INTERRUPT) && c.raw.GetAutocommit() {
 		return nil
 	}
 	return err
