@@ -20,6 +20,9 @@ type target struct {
 	key    string // registry key; "" for a private in-memory database
 	dsn    string // the filename passed to the engine
 	memory bool   // an in-memory (memdb) database: no WAL, no files
+	// info is the file's identity when it already exists: another name of
+	// it (a hard link) reaches the same pool (registry.sameFileLocked).
+	info fs.FileInfo
 }
 
 // sqliteHeader starts every SQLite database file.
@@ -144,7 +147,7 @@ func resolveFile(t target, path string) (target, error) {
 	}
 	switch {
 	case err == nil:
-		if err := checkExisting(t.name, real); err != nil {
+		if t.info, err = checkExisting(t.name, real); err != nil {
 			return target{}, err
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -165,10 +168,11 @@ func resolveFile(t target, path string) (target, error) {
 }
 
 // checkExisting checks that an existing path is a regular file holding an
-// SQLite database (or nothing yet, which SQLite makes a database).
-func checkExisting(name, path string) error {
-	bad := func(sentinel error, msg string) error {
-		return fmt.Errorf("%w %q: %s", sentinel, name, msg)
+// SQLite database (or nothing yet, which SQLite makes a database), and
+// returns what it learned of the file.
+func checkExisting(name, path string) (fs.FileInfo, error) {
+	bad := func(sentinel error, msg string) (fs.FileInfo, error) {
+		return nil, fmt.Errorf("%w %q: %s", sentinel, name, msg)
 	}
 	fi, err := os.Stat(path)
 	switch {
@@ -179,7 +183,7 @@ func checkExisting(name, path string) error {
 	case !fi.Mode().IsRegular():
 		return bad(ErrInvalidName, path+" is not a regular file")
 	case fi.Size() == 0:
-		return nil
+		return fi, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -200,7 +204,7 @@ func checkExisting(name, path string) error {
 	if msg := badHeader(head); msg != "" {
 		return bad(ErrNotDatabase, path+" has a damaged SQLite header: "+msg)
 	}
-	return nil
+	return fi, nil
 }
 
 // badHeader describes what makes SQLite refuse a database header with

@@ -3,6 +3,8 @@ package sqlitepool
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 )
 
@@ -22,6 +24,9 @@ var reg = registry{entries: make(map[string]*entry)}
 // an entry too, outside the map.
 type entry struct {
 	key string // "" for a private in-memory pool
+	// info is the file's identity once it exists (set under the registry's
+	// lock), for the names that reach it without spelling its key.
+	info fs.FileInfo
 
 	// ready is closed when creation ends; pool or err is set before.
 	ready chan struct{}
@@ -84,8 +89,11 @@ func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option
 	for {
 		reg.mu.Lock()
 		e := reg.entries[t.key]
+		if e == nil && t.info != nil {
+			e = reg.sameFileLocked(t.info)
+		}
 		if e == nil {
-			e = &entry{key: t.key, ready: make(chan struct{}), gone: make(chan struct{}), refs: 1}
+			e = &entry{key: t.key, info: t.info, ready: make(chan struct{}), gone: make(chan struct{}), refs: 1}
 			reg.entries[t.key] = e
 			reg.mu.Unlock()
 			return reg.create(ctx, e, t, cfg, init)
@@ -147,10 +155,34 @@ func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, i
 	if err != nil {
 		return nil, err
 	}
+	if e.info == nil && !t.memory { // the pool created the file
+		if fi, err := os.Stat(t.key); err == nil {
+			r.mu.Lock()
+			e.info = fi
+			r.mu.Unlock()
+		}
+	}
 	e.pool = p
 	done = true
 	close(e.ready)
 	return newHandle(e), nil
+}
+
+// sameFileLocked finds the entry of the file info describes under another
+// name: a hard link's key is its own path, and two pools on one file would
+// fight for its write lock. The entry's own name must still reach that file:
+// a pool whose file was renamed away serves the file now at its name
+// (moved.go), not this one.
+func (r *registry) sameFileLocked(info fs.FileInfo) *entry {
+	for _, e := range r.entries {
+		if e.info == nil || !os.SameFile(e.info, info) {
+			continue
+		}
+		if cur, err := os.Stat(e.key); err == nil && os.SameFile(cur, info) {
+			return e
+		}
+	}
+	return nil
 }
 
 // release drops one reference; the last one closes the pool and then

@@ -14,6 +14,23 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// openAtOnce runs n Opens at the same moment, the i-th of name(i).
+func openAtOnce(n int, name func(i int) string, init InitFunc) ([]*Handle, []error) {
+	handles := make([]*Handle, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			handles[i], errs[i] = Open(name(i), init)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return handles, errs
+}
+
 func TestOpenRacingRunsInitOnce(t *testing.T) {
 	path := tempDB(t)
 	var inits atomic.Int32
@@ -23,18 +40,7 @@ func TestOpenRacingRunsInitOnce(t *testing.T) {
 		return createTable(ctx, c)
 	}
 	const n = 100
-	handles := make([]*Handle, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			handles[i], errs[i] = Open(path, init)
-		})
-	}
-	close(start)
-	wg.Wait()
+	handles, errs := openAtOnce(n, func(int) string { return path }, init)
 	for i := range n {
 		require.NoError(t, errs[i])
 	}
