@@ -82,7 +82,9 @@ func (c *Conn) scanOne(sql string, args, dest []any) (err error) {
 }
 
 // QueryRow prepares a query expected to return at most one row; Scan runs
-// it and reads the row.
+// it, reads the row and ends the statement. A write with RETURNING run
+// outside a transaction commits as its statement ends: Scan then returns
+// the commit's error, if any, as its own.
 func (c *Conn) QueryRow(sql string, args ...any) *Row {
 	return &Row{c: c, sql: sql, args: args}
 }
