@@ -185,3 +185,37 @@ func TestAutocommitWriteWhoseCommitFailsIsNotAcknowledged(t *testing.T) {
 	t.Logf("%d of 400 failed commits reported as interrupted", interrupted)
 	assert.Positive(t, interrupted, "the engine's last look at the context came during a failed commit")
 }
+
+// TestQueryInterruptedAfterACommitInItsLoopFails: the commit that lets an
+// interrupt go must be the statement's own. A query ranged over on a
+// Writer lease, outside a transaction, whose loop body commits a write of
+// its own and then sees the context end, was interrupted before its last
+// row: the iteration must end with the context's error, not as if every
+// row had been read.
+func TestQueryInterruptedAfterACommitInItsLoopFails(t *testing.T) {
+	h := openT(t, tempDB(t), func(ctx context.Context, c *Conn) error {
+		return c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v); CREATE TABLE seen(id);" +
+			"INSERT INTO t(id, v) SELECT value, 'x' FROM generate_series(1, 10)")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := h.Writer(ctx)
+	require.NoError(t, err)
+	defer l.Release()
+	c := l.Conn()
+	rows := 0
+	var iterErr error
+	for row, err := range c.Query("SELECT id FROM t ORDER BY id") {
+		if err != nil {
+			iterErr = err
+			break
+		}
+		var id int
+		require.NoError(t, row.Scan(&id))
+		rows++
+		require.NoError(t, c.Exec("INSERT INTO seen(id) VALUES (?)", id)) // commits on its own
+		cancel()
+	}
+	assert.Equal(t, 1, rows, "the context ended after the first row")
+	assert.ErrorIs(t, iterErr, context.Canceled, "an interrupted query ended without an error")
+}

@@ -114,11 +114,15 @@ func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 		}
 		defer stmt.Reset()
 		row := &Row{c: c, stmt: stmt}
+		// Counted before each step: the loop body may commit writes of its
+		// own, and only a commit of the step that ends the statement lets
+		// its interrupt go.
 		ends := c.ends
 		for stmt.Step() {
 			if !yield(row, nil) {
 				return
 			}
+			ends = c.ends
 		}
 		if err := c.committedAnyway(stmt.Err(), ends); err != nil {
 			yield(nil, c.wrap(err))
