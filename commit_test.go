@@ -219,3 +219,41 @@ func TestQueryInterruptedAfterACommitInItsLoopFails(t *testing.T) {
 	assert.Equal(t, 1, rows, "the context ended after the first row")
 	assert.ErrorIs(t, iterErr, context.Canceled, "an interrupted query ended without an error")
 }
+
+// TestReturningWriteCancelledBetweenItsRowsReportsTheOutcome: a write
+// with RETURNING outside a transaction makes all its changes at its first
+// step, and commits when it ends, at its last step or at the reset that
+// ends it early. A context that ends while the loop body handles a row
+// cannot keep the write out of the database any more: Query must then not
+// report it as failed. Each run cancels after its first row and checks that
+// an error comes only with no row written, and nil with every row read.
+func TestReturningWriteCancelledBetweenItsRowsReportsTheOutcome(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	const perRun = 3
+	for run := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		l, err := h.Writer(ctx)
+		require.NoError(t, err)
+		c := l.Conn()
+		first := run*perRun + 1
+		rows := 0
+		var iterErr error
+		for _, err := range c.Query("INSERT INTO t(id, v) SELECT value, 'x' FROM generate_series(?, ?) RETURNING id", first, first+perRun-1) {
+			if err != nil {
+				iterErr = err
+				break
+			}
+			rows++
+			cancel()
+		}
+		l.Release()
+		cancel()
+		present := readInt(t, h, "SELECT count(*) FROM t WHERE id BETWEEN ? AND ?", first, first+perRun-1)
+		if iterErr != nil {
+			assert.Zero(t, present, "run %d: Query failed with %v and its rows are there", run, iterErr)
+		} else {
+			assert.Equal(t, int64(perRun), present, "run %d", run)
+			assert.Equal(t, perRun, rows, "run %d: every RETURNING row is read", run)
+		}
+	}
+}
