@@ -257,3 +257,39 @@ func TestReturningWriteCancelledBetweenItsRowsReportsTheOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitRunAsSQLCancelledDuringItReportsTheOutcome: a transaction a
+// Writer lease's user began and commits with SQL of its own, through
+// Conn.Exec, gets the same outcome: nil exactly when the rows are there.
+// COMMIT is cancelled from inside (the commit hook) in most runs, and
+// before it runs in every seventh, which must fail and leave nothing.
+func TestCommitRunAsSQLCancelledDuringItReportsTheOutcome(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	const n = 1500
+	failed := 0
+	for id := range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		l, err := h.Writer(ctx)
+		require.NoError(t, err)
+		c := l.Conn()
+		require.NoError(t, c.Exec("BEGIN IMMEDIATE"))
+		require.NoError(t, c.Exec("INSERT INTO t(id, v) VALUES (?, 'x')", id))
+		if id%7 == 0 {
+			cancel()
+		}
+		c.Raw().CommitHook(func() bool { cancel(); return c.onCommit() })
+		err = c.Exec("COMMIT")
+		l.Release() // rolls back what did not commit; puts the pool's hook back
+		cancel()
+		present := readInt(t, h, "SELECT count(*) FROM t WHERE id = ?", id)
+		if err == nil {
+			assert.Equal(t, int64(1), present, "COMMIT of %d returned nil and the row is missing", id)
+		} else {
+			failed++
+			assert.ErrorIs(t, err, context.Canceled, "%d", id)
+			assert.Zero(t, present, "COMMIT of %d returned %v and the row is there", id, err)
+		}
+	}
+	t.Logf("%d COMMITs acknowledged, %d failed", n-failed, failed)
+	assert.Equal(t, (n+6)/7, failed, "the COMMITs cancelled before they ran, and only those")
+}
