@@ -204,6 +204,22 @@ func (p *pool) hookWriter(c *Conn) {
 	}
 }
 
+// restoreHooks puts back the writer's hooks, which a lease may have
+// replaced through Raw: they must outlive the lease. On a reader (nil) it
+// does nothing.
+func (w *writerChanges) restoreHooks(c *Conn) {
+	if w == nil {
+		return
+	}
+	c.raw.CommitHook(c.onCommit)
+	c.raw.RollbackHook(c.onRollback)
+	if w.armed {
+		c.raw.UpdateHook(w.update)
+	} else {
+		c.raw.UpdateHook(nil)
+	}
+}
+
 // syncLocked arms a clean writer if anyone subscribes and disarms it if no
 // one does. It is called with p.mu held, on the writer going back to the
 // pool or idle in it, so that it cannot interleave with Subscribe's arming

@@ -185,3 +185,111 @@ func TestAutocommitWriteWhoseCommitFailsIsNotAcknowledged(t *testing.T) {
 	t.Logf("%d of 400 failed commits reported as interrupted", interrupted)
 	assert.Positive(t, interrupted, "the engine's last look at the context came during a failed commit")
 }
+
+// TestQueryInterruptedAfterACommitInItsLoopFails: the commit that lets an
+// interrupt go must be the statement's own. A query ranged over on a
+// Writer lease, outside a transaction, whose loop body commits a write of
+// its own and then sees the context end, was interrupted before its last
+// row: the iteration must end with the context's error, not as if every
+// row had been read.
+func TestQueryInterruptedAfterACommitInItsLoopFails(t *testing.T) {
+	h := openT(t, tempDB(t), func(ctx context.Context, c *Conn) error {
+		return c.Exec("CREATE TABLE t(id INTEGER PRIMARY KEY, v); CREATE TABLE seen(id);" +
+			"INSERT INTO t(id, v) SELECT value, 'x' FROM generate_series(1, 10)")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := h.Writer(ctx)
+	require.NoError(t, err)
+	defer l.Release()
+	c := l.Conn()
+	rows := 0
+	var iterErr error
+	for row, err := range c.Query("SELECT id FROM t ORDER BY id") {
+		if err != nil {
+			iterErr = err
+			break
+		}
+		var id int
+		require.NoError(t, row.Scan(&id))
+		rows++
+		require.NoError(t, c.Exec("INSERT INTO seen(id) VALUES (?)", id)) // commits on its own
+		cancel()
+	}
+	assert.Equal(t, 1, rows, "the context ended after the first row")
+	assert.ErrorIs(t, iterErr, context.Canceled, "an interrupted query ended without an error")
+}
+
+// TestReturningWriteCancelledBetweenItsRowsReportsTheOutcome: a write
+// with RETURNING outside a transaction makes all its changes at its first
+// step, and commits when it ends, at its last step or at the reset that
+// ends it early. A context that ends while the loop body handles a row
+// cannot keep the write out of the database any more: Query must then not
+// report it as failed. Each run cancels after its first row and checks that
+// an error comes only with no row written, and nil with every row read.
+func TestReturningWriteCancelledBetweenItsRowsReportsTheOutcome(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	const perRun = 3
+	for run := range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		l, err := h.Writer(ctx)
+		require.NoError(t, err)
+		c := l.Conn()
+		first := run*perRun + 1
+		rows := 0
+		var iterErr error
+		for _, err := range c.Query("INSERT INTO t(id, v) SELECT value, 'x' FROM generate_series(?, ?) RETURNING id", first, first+perRun-1) {
+			if err != nil {
+				iterErr = err
+				break
+			}
+			rows++
+			cancel()
+		}
+		l.Release()
+		cancel()
+		present := readInt(t, h, "SELECT count(*) FROM t WHERE id BETWEEN ? AND ?", first, first+perRun-1)
+		if iterErr != nil {
+			assert.Zero(t, present, "run %d: Query failed with %v and its rows are there", run, iterErr)
+		} else {
+			assert.Equal(t, int64(perRun), present, "run %d", run)
+			assert.Equal(t, perRun, rows, "run %d: every RETURNING row is read", run)
+		}
+	}
+}
+
+// TestCommitRunAsSQLCancelledDuringItReportsTheOutcome: a transaction a
+// Writer lease's user began and commits with SQL of its own, through
+// Conn.Exec, gets the same outcome: nil exactly when the rows are there.
+// COMMIT is cancelled from inside (the commit hook) in most runs, and
+// before it runs in every seventh, which must fail and leave nothing.
+func TestCommitRunAsSQLCancelledDuringItReportsTheOutcome(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	const n = 1500
+	failed := 0
+	for id := range n {
+		ctx, cancel := context.WithCancel(context.Background())
+		l, err := h.Writer(ctx)
+		require.NoError(t, err)
+		c := l.Conn()
+		require.NoError(t, c.Exec("BEGIN IMMEDIATE"))
+		require.NoError(t, c.Exec("INSERT INTO t(id, v) VALUES (?, 'x')", id))
+		if id%7 == 0 {
+			cancel()
+		}
+		c.Raw().CommitHook(func() bool { cancel(); return c.onCommit() })
+		err = c.Exec("COMMIT")
+		l.Release() // rolls back what did not commit; puts the pool's hook back
+		cancel()
+		present := readInt(t, h, "SELECT count(*) FROM t WHERE id = ?", id)
+		if err == nil {
+			assert.Equal(t, int64(1), present, "COMMIT of %d returned nil and the row is missing", id)
+		} else {
+			failed++
+			assert.ErrorIs(t, err, context.Canceled, "%d", id)
+			assert.Zero(t, present, "COMMIT of %d returned %v and the row is there", id, err)
+		}
+	}
+	t.Logf("%d COMMITs acknowledged, %d failed", n-failed, failed)
+	assert.Equal(t, (n+6)/7, failed, "the COMMITs cancelled before they ran, and only those")
+}

@@ -82,6 +82,9 @@ type Conn struct {
 
 // Raw returns the engine's connection, for everything this package does not
 // wrap. Do not close it, and do not keep it past the lease: the pool owns it.
+// On the writer, do not replace its commit, rollback or update hooks: the
+// pool relies on them (Subscribe, a moved file, the outcome of an
+// interrupted commit), and puts its own back when the lease is released.
 func (c *Conn) Raw() *sqlite3.Conn {
 	c.rawUsed = true
 	return c.raw
@@ -194,6 +197,12 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 	if c.raw.GetInterrupt() != c.intr { // changed through Raw
 		c.raw.SetInterrupt(c.intr)
 	}
+	rawUsed := c.rawUsed
+	c.rawUsed = false
+	if rawUsed {
+		// First: the resets and the rollback below may end a transaction.
+		c.changes.restoreHooks(c)
+	}
 	if err := c.cache.release(); err != nil {
 		c.noteBroken(err) // a statement stepped by hand through Prep failed
 	}
@@ -201,8 +210,6 @@ func (c *Conn) clean() (rolledBack bool, err error) {
 	// the user's own statements still running, and roll back. Without Raw,
 	// the cache's statements were all the lease could leave running, and
 	// they are reset: autocommit alone tells.
-	rawUsed := c.rawUsed
-	c.rawUsed = false
 	if c.raw.GetAutocommit() && (!rawUsed || c.raw.TxnState("") == sqlite3.TXN_NONE) {
 		return false, nil
 	}

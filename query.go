@@ -104,9 +104,11 @@ func (c *Conn) QueryRow(sql string, args ...any) *Row {
 //
 // An error ends the iteration after it is yielded; breaking out early
 // resets the statement. A write with RETURNING run outside a transaction
-// commits when its statement ends: break out of one early and its commit
-// happens at that reset, where no error can reach the loop; run such
-// writes to the end, or inside [Handle.Write].
+// makes all its changes before its first row, and commits when its
+// statement ends: once it returned a row, the lease's context no longer
+// stops it (it is done but for the commit), and if the loop breaks out
+// early its commit happens at that reset, where no error can reach the
+// loop; run such writes to the end, or inside [Handle.Write].
 func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 	return func(yield func(*Row, error) bool) {
 		stmt, err := c.query(sql, args)
@@ -116,16 +118,37 @@ func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 		}
 		defer stmt.Reset()
 		row := &Row{c: c, stmt: stmt}
+		// Counted before each step: the loop body may commit writes of its
+		// own, and only a commit of the step that ends the statement lets
+		// its interrupt go.
 		ends := c.ends
-		for stmt.Step() {
+		// A write with RETURNING outside a transaction makes all its
+		// changes at its first step, and commits when it ends, at its last
+		// step or at the reset of a loop that broke out: past its first row
+		// the context can no longer keep it out of the database, only make
+		// it look failed. Its other steps run uninterrupted, as a COMMIT
+		// does (see ending).
+		finish := c.role == RoleWriter && !stmt.ReadOnly() && c.raw.GetAutocommit()
+		for more := stmt.Step(); more; more = c.stepOn(stmt, finish) {
 			if !yield(row, nil) {
 				return
 			}
+			ends = c.ends
 		}
 		if err := c.committedAnyway(stmt.Err(), ends); err != nil {
 			yield(nil, c.wrap(err))
 		}
 	}
+}
+
+// stepOn steps a statement past its first row, with the interrupt cleared
+// if uninterrupted (see Query).
+func (c *Conn) stepOn(stmt *sqlite3.Stmt, uninterrupted bool) (more bool) {
+	if !uninterrupted {
+		return stmt.Step()
+	}
+	c.uninterrupted(func() { more = stmt.Step() })
+	return more
 }
 
 // query prepares sql through the cache and binds args. A cached statement

@@ -24,9 +24,9 @@ var reg = registry{entries: make(map[string]*entry)}
 // an entry too, outside the map.
 type entry struct {
 	key string // "" for a private in-memory pool
-	// info is the file's identity once it exists (set under the registry's
-	// lock), for the names that reach it without spelling its key.
-	info fs.FileInfo
+	// file says the key is a file's path, which other names (hard links)
+	// may reach too.
+	file bool
 
 	// ready is closed when creation ends; pool or err is set before.
 	ready chan struct{}
@@ -93,7 +93,7 @@ func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option
 			e = reg.sameFileLocked(t.info)
 		}
 		if e == nil {
-			e = &entry{key: t.key, info: t.info, ready: make(chan struct{}), gone: make(chan struct{}), refs: 1}
+			e = &entry{key: t.key, file: !t.memory, ready: make(chan struct{}), gone: make(chan struct{}), refs: 1}
 			reg.entries[t.key] = e
 			reg.mu.Unlock()
 			return reg.create(ctx, e, t, cfg, init)
@@ -155,13 +155,6 @@ func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, i
 	if err != nil {
 		return nil, err
 	}
-	if e.info == nil && !t.memory { // the pool created the file
-		if fi, err := os.Stat(t.key); err == nil {
-			r.mu.Lock()
-			e.info = fi
-			r.mu.Unlock()
-		}
-	}
 	e.pool = p
 	done = true
 	close(e.ready)
@@ -169,13 +162,16 @@ func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, i
 }
 
 // sameFileLocked finds the entry of the file info describes under another
-// name: a hard link's key is its own path, and two pools on one file would
-// fight for its write lock. The entry's own name must still reach that file:
-// a pool whose file was renamed away serves the file now at its name
-// (moved.go), not this one.
+// name: a hard link's key is its own path, and two pools on one file, each
+// with its own WAL and shared memory, would not even see each other's
+// locks. The file is the one now at the entry's name, not one remembered:
+// a pool's file may not exist yet when its entry is made (its Open creates
+// it), and a pool whose file was replaced or renamed away serves the file
+// now at its name (moved.go). One stat per open file pool, only on the
+// first Open of a name.
 func (r *registry) sameFileLocked(info fs.FileInfo) *entry {
 	for _, e := range r.entries {
-		if e.info == nil || !os.SameFile(e.info, info) {
+		if !e.file {
 			continue
 		}
 		if cur, err := os.Stat(e.key); err == nil && os.SameFile(cur, info) {

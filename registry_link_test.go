@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,4 +78,54 @@ func TestRenamedFileIsNotJoinedThroughItsNewName(t *testing.T) {
 	assert.NotSame(t, first.p, second.p)
 	require.NoError(t, second.Close())
 	first.Close() // its file moved: its close may report that
+}
+
+// TestHardLinkToAReplacedFileSharesThePool: a pool whose file was
+// replaced (renamed over) reopens the file now at its name (moved.go). A
+// hard link to that new file must reach the pool, as a link to the first
+// one did: the pool's name reaches the same file.
+func TestHardLinkToAReplacedFileSharesThePool(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.db")
+	link := filepath.Join(dir, "other-name.db")
+	first := openT(t, path, createTable)
+	ctx := context.Background()
+	require.NoError(t, first.Exec(ctx, "INSERT INTO t(v) VALUES ('old')"))
+	moveAway(t, path, "replaced")
+	require.ErrorIs(t, first.Exec(ctx, "INSERT INTO t(v) VALUES ('lost')"), ErrMoved)
+	require.NoError(t, first.Exec(ctx, "INSERT INTO t(v) VALUES ('after')")) // the new file, reopened
+
+	require.NoError(t, os.Link(path, link))
+	second := openT(t, link, nil)
+	assert.Same(t, first.p, second.p, "two pools, with two WALs, on one file")
+}
+
+// TestHardLinkDuringTheFirstOpenSharesThePool: the first Open of a name
+// that did not exist creates the file, then runs init. A hard link made
+// to it meanwhile, and opened before init ends, must wait for that pool,
+// not make a second one on the same file.
+func TestHardLinkDuringTheFirstOpenSharesThePool(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.db")
+	link := filepath.Join(dir, "other-name.db")
+	type opened struct {
+		h   *Handle
+		err error
+	}
+	second := make(chan opened, 1)
+	first := openT(t, path, func(ctx context.Context, c *Conn) error {
+		if err := os.Link(path, link); err != nil {
+			return err
+		}
+		go func() {
+			h, err := Open(link, nil)
+			second <- opened{h, err}
+		}()
+		time.Sleep(100 * time.Millisecond) // the link's Open reaches the registry
+		return createTable(ctx, c)
+	})
+	o := <-second
+	require.NoError(t, o.err)
+	t.Cleanup(func() { require.NoError(t, o.h.Close()) })
+	assert.Same(t, first.p, o.h.p, "two pools, with two WALs, on one file")
 }
