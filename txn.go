@@ -104,15 +104,15 @@ func (c *Conn) ending(end func() error) (err error) {
 type txnEnds struct{ commits, rollbacks uint64 }
 
 // committedAnyway drops err if it is an interrupt that SQLite raised after
-// the statement's commit took effect, before being c.ends when the step
-// that ended the statement started (not the statement: between its steps,
-// the caller may commit writes of its own). A statement run outside a transaction on the writer
-// (or a COMMIT run as SQL) commits when it finishes, and the engine then
-// asks the progress handler once more (see ending): an interrupt seen then
-// fails a statement whose work is already in the database. A commit took
-// effect if the commit hook let it through and no rollback followed (a
-// COMMIT can still fail after the hook, writing the WAL, and the interrupt
-// would then hide that error). Other errors stand.
+// the statement's commit took effect; before is c.ends as the step that
+// ended the statement started (not the statement: between its steps, the
+// caller may commit writes of its own). A statement run outside a
+// transaction on the writer (or a COMMIT run as SQL) commits when it
+// finishes, and the engine then asks the progress handler once more (see
+// ending): an interrupt seen then fails a statement whose work is already in
+// the database. A commit took effect if the commit hook let it through and
+// no rollback followed (a COMMIT can still fail after the hook, writing the
+// WAL, and the interrupt would then hide that error). Other errors stand.
 func (c *Conn) committedAnyway(err error, before txnEnds) error {
 	if err != nil && c.ends.commits != before.commits && c.ends.rollbacks == before.rollbacks &&
 		errors.Is(err, sqlite3.INTERRUPT) && c.raw.GetAutocommit() {
