@@ -33,18 +33,10 @@ func TestWriteCancelledDuringCommitReportsTheOutcome(t *testing.T) {
 			return c.Exec("INSERT INTO t(id, v) VALUES (?, 'x')", i)
 		})
 		cancel()
-		var present int64
-		require.NoError(t, h.Read(context.Background(), func(c *Conn) error {
-			present = queryInt(t, c, "SELECT count(*) FROM t WHERE id = ?", i)
-			return nil
-		}))
-		if err == nil {
-			acked++
-			assert.Equal(t, int64(1), present, "write %d returned nil and is missing", i)
-		} else {
+		if writeFailed(t, h, i, err, "write") {
 			failed++
-			assert.ErrorIs(t, err, context.Canceled)
-			assert.Equal(t, int64(0), present, "write %d returned %v and is present", i, err)
+		} else {
+			acked++
 		}
 	}
 	require.NoError(t, h.Write(context.Background(), func(c *Conn) error {
@@ -53,6 +45,22 @@ func TestWriteCancelledDuringCommitReportsTheOutcome(t *testing.T) {
 	}))
 	t.Logf("%d writes acknowledged, %d failed", acked, failed)
 	assert.Equal(t, int64((n+6)/7), failed, "the writes cancelled before COMMIT, and only those")
+}
+
+// writeFailed checks that the write of row id reported its outcome: nil
+// exactly when the row is there, and otherwise an error matching
+// context.Canceled with the row absent. what names the write in failures.
+// It reports whether the write failed.
+func writeFailed(t *testing.T, h *Handle, id int, err error, what string) bool {
+	t.Helper()
+	present := readInt(t, h, "SELECT count(*) FROM t WHERE id = ?", id)
+	if err == nil {
+		assert.Equal(t, int64(1), present, "%s %d returned nil and is missing", what, id)
+		return false
+	}
+	assert.ErrorIs(t, err, context.Canceled, "%s %d", what, id)
+	assert.Equal(t, int64(0), present, "%s %d returned %v and is present", what, id, err)
+	return true
 }
 
 // TestAutocommitWriteCancelledDuringItsCommitReportsTheOutcome is the same
@@ -104,18 +112,10 @@ func TestAutocommitWriteCancelledDuringItsCommitReportsTheOutcome(t *testing.T) 
 			c.Raw().CommitHook(c.onCommit)
 			l.Release()
 			cancel()
-			var present int64
-			require.NoError(t, h.Read(context.Background(), func(rc *Conn) error {
-				present = queryInt(t, rc, "SELECT count(*) FROM t WHERE id = ?", id)
-				return nil
-			}))
-			if err == nil {
-				acked++
-				assert.Equal(t, int64(1), present, "%s %d returned nil and is missing", name, id)
-			} else {
+			if writeFailed(t, h, id, err, name) {
 				failed++
-				assert.ErrorIs(t, err, context.Canceled, "%s %d", name, id)
-				assert.Equal(t, int64(0), present, "%s %d returned %v and is present", name, id, err)
+			} else {
+				acked++
 			}
 		}
 		t.Logf("%s: %d writes acknowledged, %d failed", name, acked, failed)
@@ -281,13 +281,8 @@ func TestCommitRunAsSQLCancelledDuringItReportsTheOutcome(t *testing.T) {
 		err = c.Exec("COMMIT")
 		l.Release() // rolls back what did not commit; puts the pool's hook back
 		cancel()
-		present := readInt(t, h, "SELECT count(*) FROM t WHERE id = ?", id)
-		if err == nil {
-			assert.Equal(t, int64(1), present, "COMMIT of %d returned nil and the row is missing", id)
-		} else {
+		if writeFailed(t, h, id, err, "COMMIT of") {
 			failed++
-			assert.ErrorIs(t, err, context.Canceled, "%d", id)
-			assert.Zero(t, present, "COMMIT of %d returned %v and the row is there", id, err)
 		}
 	}
 	t.Logf("%d COMMITs acknowledged, %d failed", n-failed, failed)

@@ -135,8 +135,8 @@ func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 // panics, or ctx ends before COMMIT, the transaction is rolled back (and a
 // panic goes on after the rollback). Once COMMIT has begun, ctx no longer
 // interrupts it: an error then is the commit's own, and the transaction did
-// not commit. fn must not end the transaction itself;
-// nest work inside it with [Conn.Savepoint].
+// not commit. fn must not end the transaction itself; nest work inside it
+// with [Conn.Savepoint].
 //
 // Inside fn, pass c.Context() to nested calls on the same pool (see
 // [Conn.Context]): a nested Write or Writer then fails at once with

@@ -60,6 +60,16 @@ func requireNoSnapshotLeft(t *testing.T, h *Handle) {
 	assert.Zero(t, logged, "the WAL was not truncated")
 }
 
+// requireReaderRecovered checks that a Read that ended badly left nothing
+// behind: every lease back, no snapshot held, and the reader holding a
+// snapshot again in the next Read.
+func requireReaderRecovered(t *testing.T, h *Handle) {
+	t.Helper()
+	requireIdle(t, h)
+	requireNoSnapshotLeft(t, h)
+	requireReadHoldsSnapshot(t, h)
+}
+
 // TestReadPinHoldsWhateverFnRuns: whatever fn runs on the reader,
 // statements run to their end, its own transactions or savepoints, failing
 // statements, a commit made by the writer after fn started stays invisible
@@ -318,10 +328,7 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 			h := openT(t, tempDB(t), createTable, WithReaders(1))
 			seed(t, h, 3)
 			require.NoError(t, end(t, h))
-			requireIdle(t, h)
-			requireNoSnapshotLeft(t, h)
-			// And the reader holds a snapshot again in the next Read.
-			requireReadHoldsSnapshot(t, h)
+			requireReaderRecovered(t, h)
 		})
 	}
 }
@@ -340,9 +347,7 @@ func TestReadPinInterruptedQuery(t *testing.T) {
 	})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, err, sqlite3.INTERRUPT)
-	requireIdle(t, h)
-	requireNoSnapshotLeft(t, h)
-	requireReadHoldsSnapshot(t, h)
+	requireReaderRecovered(t, h)
 }
 
 // TestReadPinAcrossSchemaChanges: a schema the writer changes between two
