@@ -179,7 +179,7 @@ func BenchmarkPointRead(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if err := h.Read(ctx, func(c *Conn) error { return prepPoint(c, i) }); err != nil {
+			if err := h.Read(ctx, func(_ context.Context, c *Conn) error { return prepPoint(c, i) }); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -251,7 +251,7 @@ func BenchmarkWrite(b *testing.B) {
 	b.Run("pool-Write", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			err := h.Write(ctx, func(c *Conn) error { return c.Exec(insert, "new", 30) })
+			err := h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec(insert, "new", 30) })
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -302,7 +302,7 @@ func BenchmarkPointReadPaired(b *testing.B) {
 		return commit.Exec()
 	}
 	read := func(i int) error {
-		return h.Read(ctx, func(c *Conn) error { return prepPoint(c, i) })
+		return h.Read(ctx, func(_ context.Context, c *Conn) error { return prepPoint(c, i) })
 	}
 	reader := func(i int) error {
 		l, err := h.Reader(ctx)

@@ -20,7 +20,7 @@ func isBroken(err error) bool {
 // noteBroken remembers the first error that showed c unusable: release then
 // closes c instead of returning it to the pool. The error still goes to the
 // caller who saw it.
-func (c *Conn) noteBroken(err error) {
+func (c *conn) noteBroken(err error) {
 	if c.broken == nil && isBroken(err) {
 		c.broken = err
 	}

@@ -31,7 +31,7 @@ func TestReaderBrokenByAnIOErrorIsReplaced(t *testing.T) {
 			before := h.Stats().Readers
 			invalidateCaches(t, h)
 			plan.failReads(sqlite3.IOERR_READ)
-			err := h.Read(ctx, func(c *Conn) error {
+			err := h.Read(ctx, func(_ context.Context, c *Conn) error {
 				if how == "helper" {
 					var n int64
 					return c.QueryRow("SELECT count(*) FROM t").Scan(&n)
@@ -98,7 +98,7 @@ func TestFullDiskIsNotBroken(t *testing.T) {
 
 			plan.failWrites(sqlite3.FULL)
 			inserted := 0
-			err := h.Write(ctx, func(c *Conn) error {
+			err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 				for range rows {
 					if err := c.Exec("INSERT INTO t(v) VALUES ('no room' || zeroblob(4000))"); err != nil {
 						return err
@@ -117,7 +117,7 @@ func TestFullDiskIsNotBroken(t *testing.T) {
 			require.ErrorIs(t, h.Exec(ctx, "INSERT INTO t(v) VALUES ('no room')"), sqlite3.FULL)
 			plan.heal()
 
-			require.NoError(t, h.Write(ctx, func(c *Conn) error {
+			require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 				for range rows {
 					if err := c.Exec("INSERT INTO t(v) VALUES ('room again' || zeroblob(4000))"); err != nil {
 						return err
@@ -145,7 +145,7 @@ func TestStatementErrorsDoNotBreakTheConnection(t *testing.T) {
 	require.NoError(t, h.Exec(ctx, "INSERT INTO u(v) VALUES (1)"))
 	require.ErrorIs(t, h.Exec(ctx, "INSERT INTO u(v) VALUES (1)"), sqlite3.CONSTRAINT)
 	require.Error(t, h.Exec(ctx, "INSERT INTO nowhere VALUES (1)"))
-	require.Error(t, h.Read(ctx, func(c *Conn) error { return c.Exec("SELEKT 1") }))
+	require.Error(t, h.Read(ctx, func(_ context.Context, c *Conn) error { return c.Exec("SELEKT 1") }))
 	st := h.Stats()
 	assert.Zero(t, st.Writer.Replaced.Broken+st.Readers.Replaced.Broken)
 	assert.Equal(t, uint64(1), st.Writer.Created)
@@ -169,10 +169,10 @@ func TestSetupFailingOnAReplacement(t *testing.T) {
 
 	invalidateCaches(t, h)
 	plan.failReads(sqlite3.IOERR_READ)
-	require.Error(t, h.Read(ctx, func(c *Conn) error { return c.Exec("SELECT count(*) FROM t") }))
+	require.Error(t, h.Read(ctx, func(_ context.Context, c *Conn) error { return c.Exec("SELECT count(*) FROM t") }))
 	plan.heal()
 	failing.Store(true)
-	err := h.Read(ctx, func(c *Conn) error { return nil })
+	err := h.Read(ctx, func(_ context.Context, c *Conn) error { return nil })
 	require.ErrorIs(t, err, hookErr, "the caller sees why no reader opened")
 	failing.Store(false)
 	assert.Positive(t, readInt(t, h, "SELECT count(*) FROM t"))

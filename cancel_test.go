@@ -38,13 +38,13 @@ var cancelOps = []struct {
 		return false, l.Conn().Exec("SELECT count(*) FROM t")
 	}},
 	{"Read", func(ctx context.Context, h *Handle) (bool, error) {
-		return false, h.Read(ctx, func(c *Conn) error {
+		return false, h.Read(ctx, func(_ context.Context, c *Conn) error {
 			var n int64
 			return c.QueryRow("SELECT count(*) FROM t").Scan(&n)
 		})
 	}},
 	{"Write", func(ctx context.Context, h *Handle) (bool, error) {
-		err := h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES ('w')") })
+		err := h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES ('w')") })
 		return err == nil, err
 	}},
 	{"Exec", func(ctx context.Context, h *Handle) (bool, error) {
@@ -64,7 +64,7 @@ var cancelOps = []struct {
 		return false, nil
 	}},
 	{"Exclusive", func(ctx context.Context, h *Handle) (bool, error) {
-		return false, h.Exclusive(ctx, func(w *Conn, readers []*Conn) error {
+		return false, h.Exclusive(ctx, func(_ context.Context, w *Conn, readers []*Conn) error {
 			return w.Exec("SELECT count(*) FROM t")
 		})
 	}},
@@ -143,7 +143,7 @@ func TestCancelAtEveryPoint(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	require.NoError(t, h.Exclusive(ctx, func(w *Conn, readers []*Conn) error {
+	require.NoError(t, h.Exclusive(ctx, func(_ context.Context, w *Conn, readers []*Conn) error {
 		assert.Len(t, readers, 2)
 		return nil
 	}), "every connection can be had")

@@ -191,7 +191,7 @@ type writerChanges struct {
 
 // hookWriter prepares a new writer connection for Subscribe, arming it if
 // anyone subscribes.
-func (p *pool) hookWriter(c *Conn) {
+func (p *pool) hookWriter(c *conn) {
 	c.changes = &writerChanges{n: &p.notify}
 	// The commit and rollback hooks stay for the writer's life: they also
 	// refuse commits to a moved file (moved.go) and tell whether a
@@ -207,7 +207,7 @@ func (p *pool) hookWriter(c *Conn) {
 // restoreHooks puts back the writer's hooks, which a lease may have
 // replaced through Raw: they must outlive the lease. On a reader (nil) it
 // does nothing.
-func (w *writerChanges) restoreHooks(c *Conn) {
+func (w *writerChanges) restoreHooks(c *conn) {
 	if w == nil {
 		return
 	}
@@ -224,7 +224,7 @@ func (w *writerChanges) restoreHooks(c *Conn) {
 // one does. It is called with p.mu held, on the writer going back to the
 // pool or idle in it, so that it cannot interleave with Subscribe's arming
 // of the idle writer. On a reader it is a nil check.
-func (w *writerChanges) syncLocked(c *Conn) {
+func (w *writerChanges) syncLocked(c *conn) {
 	if w != nil && w.armed != (w.n.active.Load() > 0) {
 		if w.armed {
 			w.disarm(c.raw)
@@ -296,7 +296,7 @@ func (w *writerChanges) confirm() {
 // publishWriter delivers what a released writer committed. Outside any
 // transaction, the last one ended: a candidate batch still there did commit
 // (a rollback would have dropped it).
-func (p *pool) publishWriter(c *Conn) {
+func (p *pool) publishWriter(c *conn) {
 	w := c.changes
 	if w == nil || w.candidate == nil && len(w.committed) == 0 {
 		return // the common case: nothing to deliver, no engine call

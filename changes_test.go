@@ -64,7 +64,7 @@ func TestSubscribeCountsCommittedChanges(t *testing.T) {
 	require.NoError(t, err)
 	defer onlyB.Close()
 
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		return c.Exec("INSERT INTO a(v) VALUES (1), (2), (3); UPDATE a SET v = 0 WHERE id = 1; DELETE FROM a WHERE id = 2")
 	}))
 	ch := next(t, all)
@@ -86,12 +86,12 @@ func TestSubscribeNothingForRollbacksOrReads(t *testing.T) {
 	defer s.Close()
 
 	boom := errors.New("boom")
-	require.ErrorIs(t, h.Write(ctx, func(c *Conn) error {
+	require.ErrorIs(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (1)"))
 		return boom
 	}), boom)
 	assert.Panics(t, func() {
-		h.Write(ctx, func(c *Conn) error {
+		h.Write(ctx, func(_ context.Context, c *Conn) error {
 			c.Exec("INSERT INTO a(v) VALUES (1)")
 			panic("no")
 		})
@@ -102,7 +102,7 @@ func TestSubscribeNothingForRollbacksOrReads(t *testing.T) {
 	require.NoError(t, l.Conn().Exec("BEGIN; INSERT INTO a(v) VALUES (1); ROLLBACK"))
 	require.NoError(t, l.Conn().Exec("BEGIN; INSERT INTO a(v) VALUES (1)")) // left open: rolled back on release
 	l.Release()
-	require.NoError(t, h.Read(ctx, func(c *Conn) error { return c.Exec("SELECT * FROM a") }))
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error { return c.Exec("SELECT * FROM a") }))
 	none(t, s)
 
 	// A later commit is delivered alone.
@@ -214,8 +214,8 @@ func TestSubscribeSeesReplacementWriter(t *testing.T) {
 	s, err := h.Subscribe()
 	require.NoError(t, err)
 	defer s.Close()
-	h.p.testHookClean = func(c *Conn) error {
-		if c.Role() == RoleWriter {
+	h.p.testHookClean = func(c *conn) error {
+		if c.role == RoleWriter {
 			return errors.New("injected")
 		}
 		return nil
@@ -275,7 +275,7 @@ func TestSubscribeSavepointsAndFailedCommits(t *testing.T) {
 	boom := errors.New("boom")
 
 	t.Run("rolled-back-savepoint-counts-as-upper-bound", func(t *testing.T) {
-		require.NoError(t, h.Write(ctx, func(c *Conn) error {
+		require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 			require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (1)"))
 			require.ErrorIs(t, c.Savepoint(func(c *Conn) error {
 				require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (2)"))
@@ -288,7 +288,7 @@ func TestSubscribeSavepointsAndFailedCommits(t *testing.T) {
 			"documented: the row undone by ROLLBACK TO is still counted")
 	})
 	t.Run("fully-rolled-back-with-savepoints", func(t *testing.T) {
-		require.ErrorIs(t, h.Write(ctx, func(c *Conn) error {
+		require.ErrorIs(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 			require.NoError(t, c.Savepoint(func(c *Conn) error {
 				return c.Exec("INSERT INTO a(v) VALUES (3)")
 			}))
@@ -297,7 +297,7 @@ func TestSubscribeSavepointsAndFailedCommits(t *testing.T) {
 		none(t, s)
 	})
 	t.Run("commit-refused-by-deferred-foreign-key", func(t *testing.T) {
-		err := h.Write(ctx, func(c *Conn) error {
+		err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 			return c.Exec("INSERT INTO child(a) VALUES (999)")
 		})
 		require.Error(t, err)
@@ -305,7 +305,7 @@ func TestSubscribeSavepointsAndFailedCommits(t *testing.T) {
 		none(t, s)
 	})
 	t.Run("nothing-before-write-returns", func(t *testing.T) {
-		require.NoError(t, h.Write(ctx, func(c *Conn) error {
+		require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 			require.NoError(t, c.Exec("INSERT INTO a(v) VALUES (4)"))
 			none(t, s)
 			return nil
@@ -322,7 +322,7 @@ func TestSubscribeHooksOnlyWhileSubscribed(t *testing.T) {
 	armed := func(t *testing.T, h *Handle) bool {
 		t.Helper()
 		var ok bool
-		require.NoError(t, h.Write(ctx, func(c *Conn) error {
+		require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 			ok = c.changes.armed
 			return nil
 		}))

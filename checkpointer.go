@@ -131,7 +131,7 @@ func (p *pool) catchUp(ctx context.Context) {
 // the janitor's catch-up checkpoint; nil if it cannot now: the pool
 // closing, an Exclusive section under way or waiting (it comes first), the
 // writer being reopened, or ctx ending.
-func (p *pool) acquireWriterFirst(ctx context.Context) *Conn {
+func (p *pool) acquireWriterFirst(ctx context.Context) *conn {
 	s := &p.writer
 	p.mu.Lock()
 	if p.closed || p.gate.cur != nil || s.open < s.max {

@@ -62,7 +62,7 @@ func TestCheckpointerStaysOutOfExclusive(t *testing.T) {
 	// Set before anything wakes the janitor: the wake-up orders it.
 	h.p.testHookCheckpoint = func(skipped bool) { rounds <- skipped }
 	ctx := context.Background()
-	err := h.Exclusive(ctx, func(w *Conn, _ []*Conn) error {
+	err := h.Exclusive(ctx, func(_ context.Context, w *Conn, _ []*Conn) error {
 		commitFrames(t, w)
 		wakeJanitor(h)
 		select {
@@ -118,7 +118,7 @@ func TestExclusiveWaitsForARunningCheckpoint(t *testing.T) {
 	var entered atomic.Bool
 	done := make(chan error, 1)
 	go func() {
-		done <- h.Exclusive(ctx, func(*Conn, []*Conn) error {
+		done <- h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error {
 			entered.Store(true)
 			return nil
 		})

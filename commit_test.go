@@ -25,7 +25,7 @@ func TestWriteCancelledDuringCommitReportsTheOutcome(t *testing.T) {
 	for i := range n {
 		ctx, cancel := context.WithCancel(context.Background())
 		before := i%7 == 0 // cancelled before COMMIT: must roll back
-		err := h.Write(ctx, func(c *Conn) error {
+		err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 			c.Raw().CommitHook(func() bool { cancel(); return true })
 			if before {
 				defer cancel()
@@ -39,7 +39,7 @@ func TestWriteCancelledDuringCommitReportsTheOutcome(t *testing.T) {
 			acked++
 		}
 	}
-	require.NoError(t, h.Write(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 		c.Raw().CommitHook(nil)
 		return nil
 	}))
@@ -141,7 +141,7 @@ func TestQueryRowReportsTheCommitOfItsWrite(t *testing.T) {
 	require.NoError(t, c.QueryRow("INSERT INTO t(id, v) VALUES (8, 'x') RETURNING id").Scan(&id))
 	assert.Equal(t, 8, id)
 	l.Release()
-	require.NoError(t, h.Read(context.Background(), func(rc *Conn) error {
+	require.NoError(t, h.Read(context.Background(), func(_ context.Context, rc *Conn) error {
 		assert.Equal(t, int64(0), queryInt(t, rc, "SELECT count(*) FROM t WHERE id = 7"), "the refused write")
 		assert.Equal(t, int64(1), queryInt(t, rc, "SELECT count(*) FROM t WHERE id = 8"))
 		return nil

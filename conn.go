@@ -32,11 +32,9 @@ func (r Role) String() string {
 	return fmt.Sprintf("Role(%d)", uint8(r))
 }
 
-// Conn is a pooled connection, lent by a [Lease] or to the fn of
-// [Handle.Read] and [Handle.Write]. It belongs to the pool: it has no Close,
-// and it must not be used after the lease is released. Like the engine's
-// connection it wraps, it is not safe for concurrent use.
-type Conn struct {
+// conn is one pooled connection of the engine, with what the pool keeps
+// for it across leases. A lease lends it through a [Conn].
+type conn struct {
 	raw  *sqlite3.Conn
 	role Role
 	db   string // the database's name, for error messages
@@ -46,7 +44,7 @@ type Conn struct {
 
 	// begin and commit run every Read and Write: prepared once, kept out
 	// of the cache (no lookup, no eviction, nothing to reset on release).
-	begin, commit *sqlite3.Stmt
+	beginStmt, commitStmt *sqlite3.Stmt
 	// pin holds a reader's snapshot for Read (snapshot.go).
 	pin *sqlite3.Stmt
 
@@ -72,36 +70,12 @@ type Conn struct {
 	movedErr error
 	gen      uint64
 
-	// The current lease, for Context (lease_context.go): its pool and
-	// acquiring context, nil while idle, and the marked context, made on
-	// demand.
-	pool *pool
-	ctx  context.Context
-	mark *leaseMark
+	// snapshot says a reader holds the Read pin (snapshot.go) now.
+	snapshot bool
 }
 
-// Raw returns the engine's connection, for everything this package does not
-// wrap. Do not close it, and do not keep it past the lease: the pool owns it.
-// On the writer, do not replace its commit, rollback or update hooks: the
-// pool relies on them (Subscribe, a moved file, the outcome of an
-// interrupted commit), and puts its own back when the lease is released.
-func (c *Conn) Raw() *sqlite3.Conn {
-	c.rawUsed = true
-	return c.raw
-}
-
-// Role tells whether c is the writer or a reader.
-func (c *Conn) Role() Role { return c.role }
-
-// Exec runs sql through the connection's statement cache. Without args, sql
-// may hold several statements separated by semicolons (a script); with
-// args, it must be one statement, whose parameters the args bind: in order,
-// or by name with [Named]. Arguments may be nil, any integer type, float32,
-// float64, bool, string, []byte or time.Time (stored as RFC 3339 text); any
-// other type, or a count that does not match the parameters, returns an
-// error matching [ErrInvalidArgument] before anything runs. Rows are
-// discarded.
-func (c *Conn) Exec(sql string, args ...any) (err error) {
+// exec is Conn.Exec.
+func (c *conn) exec(sql string, args []any) (err error) {
 	defer c.recoverOOM(&err)
 	e, _, err := c.prep(sql)
 	if err != nil {
@@ -127,7 +101,7 @@ func (c *Conn) Exec(sql string, args ...any) (err error) {
 // scriptWithArgs explains why SQL with arguments was refused: a syntax error
 // after the first statement, or a second statement. Only on this error path
 // is the rest prepared.
-func (c *Conn) scriptWithArgs(sql string) error {
+func (c *conn) scriptWithArgs(sql string) error {
 	if first, tail, err := c.raw.Prepare(sql); err == nil {
 		first.Close()
 		rest, _, err := c.raw.Prepare(tail)
@@ -147,7 +121,7 @@ func (c *Conn) scriptWithArgs(sql string) error {
 // while that context is done: the engine's busy handler stops retrying
 // then, and the SQLITE_BUSY that follows is the context's doing, not a
 // second writer's.
-func (c *Conn) wrap(err error) error {
+func (c *conn) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -169,7 +143,7 @@ func (c *Conn) wrap(err error) error {
 // rollback on release). The interrupt is cleared first: the engine refuses
 // every statement, ROLLBACK included, while it is done. A failure is left for
 // clean to find.
-func (c *Conn) rollback() {
+func (c *conn) rollback() {
 	c.uninterrupted(func() {
 		if !c.raw.GetAutocommit() {
 			c.raw.Exec("ROLLBACK")
@@ -180,7 +154,7 @@ func (c *Conn) rollback() {
 // uninterrupted runs fn with the interrupt cleared, then restores it: the
 // engine refuses every statement while the lease's context is done, and a
 // rollback must run anyway.
-func (c *Conn) uninterrupted(fn func()) {
+func (c *conn) uninterrupted(fn func()) {
 	old := c.raw.SetInterrupt(context.Background())
 	defer c.raw.SetInterrupt(old)
 	fn()
@@ -192,7 +166,7 @@ func (c *Conn) uninterrupted(fn func()) {
 // open even though autocommit reads true, and pins the WAL), and an open
 // transaction rolled back. It reports whether it rolled back; an error means
 // c cannot be reused.
-func (c *Conn) clean() (rolledBack bool, err error) {
+func (c *conn) clean() (rolledBack bool, err error) {
 	c.intr.lease = nil
 	if c.raw.GetInterrupt() != c.intr { // changed through Raw
 		c.raw.SetInterrupt(c.intr)

@@ -90,7 +90,7 @@ func TestSetupRunsOnEveryNewConnectionWithItsRole(t *testing.T) {
 		assert.Equal(t, int64(42), queryInt(t, l.Conn(), "SELECT answer()"))
 		l.Release()
 	}
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, int64(42), queryInt(t, c, "SELECT answer()"))
 		return nil
 	}))
@@ -146,7 +146,7 @@ func TestWriteThroughReaderFailsAndChangesNothing(t *testing.T) {
 		"PRAGMA user_version = 7",
 	} {
 		t.Run(sql, func(t *testing.T) {
-			err := h.Read(ctx, func(c *Conn) error { return c.Exec(sql) })
+			err := h.Read(ctx, func(_ context.Context, c *Conn) error { return c.Exec(sql) })
 			require.ErrorIs(t, err, ErrReadOnly)
 			require.ErrorIs(t, err, sqlite3.READONLY)
 			assert.Contains(t, err.Error(), "Handle.Write")
@@ -154,9 +154,9 @@ func TestWriteThroughReaderFailsAndChangesNothing(t *testing.T) {
 	}
 	// BEGIN IMMEDIATE would take the write lock: query_only alone allows
 	// it, opening read-only does not.
-	err := h.Read(ctx, func(c *Conn) error { return c.Exec("BEGIN IMMEDIATE") })
+	err := h.Read(ctx, func(_ context.Context, c *Conn) error { return c.Exec("BEGIN IMMEDIATE") })
 	require.Error(t, err)
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, int64(0), queryInt(t, c, "SELECT count(*) FROM t"))
 		assert.Equal(t, int64(0), queryInt(t, c, "PRAGMA user_version"))
 		assert.Equal(t, int64(1), queryInt(t, c, "SELECT count(*) FROM sqlite_schema"))
@@ -168,7 +168,7 @@ func TestExecArguments(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
 	ctx := context.Background()
 	when := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		for _, v := range []any{nil, 1, int8(2), int16(3), int32(4), int64(5), uint(6), uint8(7), uint16(8), uint32(9), uint64(10),
 			float32(1.5), 2.5, true, "text", []byte("blob"), []byte(nil), when} {
 			if err := c.Exec("INSERT INTO t(v) VALUES (?)", v); err != nil {
@@ -192,7 +192,7 @@ func TestExecArguments(t *testing.T) {
 		"no-statement":     func(c *Conn) error { return c.Exec("-- nothing", 1) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			err := h.Write(ctx, func(c *Conn) error {
+			err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 				// Bad arguments come after a good row, which must vanish
 				// with the rollback: nothing ran.
 				require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('marker')"))
@@ -203,12 +203,12 @@ func TestExecArguments(t *testing.T) {
 		})
 	}
 	// A syntax error after the statement is reported as one.
-	err := h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (?); SELEKT", 1) })
+	err := h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (?); SELEKT", 1) })
 	require.ErrorIs(t, err, sqlite3.ERROR)
 	assert.NotErrorIs(t, err, ErrInvalidArgument)
 	assert.Contains(t, err.Error(), "syntax error")
 	// Trailing semicolons and comments are not a second statement.
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		return c.Exec("INSERT INTO t(v) VALUES (?); -- done", "last")
 	}))
 }
@@ -224,7 +224,7 @@ func TestBusyWaitEndedByContextMatchesIt(t *testing.T) {
 	read := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		return h.Read(ctx, func(c *Conn) error {
+		return h.Read(ctx, func(_ context.Context, c *Conn) error {
 			var n int64
 			return c.QueryRow("SELECT count(*) FROM t").Scan(&n)
 		})

@@ -24,7 +24,7 @@ import (
 
 // openConn opens a connection of the given role and configures it: the
 // pool's pragmas, then the user's setup. On error nothing stays open.
-func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *atomic.Bool) (*Conn, error) {
+func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *atomic.Bool) (*conn, error) {
 	// OpenContext is the engine's only open that takes a memory cap (a
 	// context value), and it opens read-write: a reader's URI says mode=ro.
 	octx := ctx
@@ -46,7 +46,7 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 		}
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
-	c := &Conn{raw: raw, role: role, db: t.name, rawUsed: true} // setup hooks may use Raw
+	c := &conn{raw: raw, role: role, db: t.name, rawUsed: true} // setup hooks may use Raw
 	if !t.memory {
 		c.noteFile()
 	}
@@ -102,7 +102,7 @@ func engineDSN(t *target, role Role, cfg *config) string {
 	return u.String()
 }
 
-func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
+func (c *conn) configure(ctx context.Context, t *target, cfg *config) error {
 	// busy_timeout first: the pragmas below may meet a lock held by another
 	// process, or by a connection that is recovering the WAL.
 	if err := c.raw.BusyTimeout(cfg.busyTimeout); err != nil {
@@ -159,7 +159,7 @@ func (c *Conn) configure(ctx context.Context, t *target, cfg *config) error {
 // enableWAL sets journal_mode=WAL, retrying while the database is busy: the
 // change can fail with SQLITE_BUSY without calling the busy handler while
 // another connection is opening or recovering the file.
-func (c *Conn) enableWAL(ctx context.Context, busyTimeout time.Duration) error {
+func (c *conn) enableWAL(ctx context.Context, busyTimeout time.Duration) error {
 	deadline := time.Now().Add(busyTimeout)
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
 		mode, err := c.pragma("PRAGMA journal_mode=WAL")
@@ -186,7 +186,7 @@ func (c *Conn) enableWAL(ctx context.Context, busyTimeout time.Duration) error {
 }
 
 // pragma runs a statement and returns the first column of its first row.
-func (c *Conn) pragma(sql string) (string, error) {
+func (c *conn) pragma(sql string) (string, error) {
 	stmt, _, err := c.raw.Prepare(sql)
 	if err != nil {
 		return "", err
@@ -198,20 +198,22 @@ func (c *Conn) pragma(sql string) (string, error) {
 	return "", stmt.Err()
 }
 
-func runSetup(ctx context.Context, c *Conn, fn SetupFunc) (err error) {
+func runSetup(ctx context.Context, c *conn, fn SetupFunc) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return fn(ctx, c, c.role)
+	l := &Conn{conn: c}
+	defer l.endLease()
+	return fn(ctx, l, c.role)
 }
 
 // close finalizes the statements the connection still has (the engine
 // refuses to close a connection that has some) and closes it. An engine
 // panic (it panics on out-of-memory and misuse) becomes an error: the
 // callers are freeing slots and registry entries, which must happen anyway.
-func (c *Conn) close() (err error) {
+func (c *conn) close() (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("sqlitepool: close %s of %q: %w", c.role, c.db, &PanicError{Value: v, Stack: debug.Stack()})

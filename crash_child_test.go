@@ -109,7 +109,7 @@ func (cc *crashChild) insert(c *Conn) (int64, error) {
 func (cc *crashChild) writeLoop() {
 	for cc.ctx.Err() == nil {
 		var id int64
-		err := cc.h.Write(cc.ctx, func(c *Conn) (err error) {
+		err := cc.h.Write(cc.ctx, func(_ context.Context, c *Conn) (err error) {
 			id, err = cc.insert(c)
 			return err
 		})
@@ -136,7 +136,7 @@ func (cc *crashChild) fail(err error) {
 // between sections for the writers to fill the WAL.
 func (cc *crashChild) sectionLoop(fn func(cc *crashChild, w *Conn) error) {
 	for cc.ctx.Err() == nil {
-		err := cc.h.Exclusive(cc.ctx, func(w *Conn, _ []*Conn) error {
+		err := cc.h.Exclusive(cc.ctx, func(_ context.Context, w *Conn, _ []*Conn) error {
 			if err := fn(cc, w); err != nil {
 				return err
 			}

@@ -50,6 +50,12 @@ var (
 	// Exclusive inside Read or Write, or more readers than the pool has.
 	ErrReentrant = errors.New("sqlitepool: reentrant lease would deadlock; use the connection already held")
 
+	// ErrLeaseEnded is returned by every method of a [Conn] (and of a [Tx]
+	// or [Row] made from it) used after its lease ended: kept past the fn
+	// it was given to, or past [Lease.Release]. Nothing runs: the pool may
+	// have lent the connection to someone else.
+	ErrLeaseEnded = errors.New("sqlitepool: lease ended")
+
 	// ErrMoved is returned when the database file was deleted, renamed or
 	// replaced while the pool had it open. A write to it is refused (it
 	// would go to a file no longer at its name, and be lost), and the

@@ -18,7 +18,7 @@ func ExampleHandle_Subscribe() {
 	}
 	defer sub.Close()
 
-	err = h.Write(context.Background(), func(c *sqlitepool.Conn) error {
+	err = h.Write(context.Background(), func(_ context.Context, c *sqlitepool.Conn) error {
 		if err := c.Exec("INSERT INTO users(name) VALUES ('margaret')"); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ func ExampleHandle_Exclusive() {
 
 	// Exclusive waits for every lease and holds off new ones while fn runs:
 	// no reader is on an old snapshot, so the WAL can be emptied.
-	err = h.Exclusive(ctx, func(writer *sqlitepool.Conn, readers []*sqlitepool.Conn) error {
+	err = h.Exclusive(ctx, func(_ context.Context, writer *sqlitepool.Conn, readers []*sqlitepool.Conn) error {
 		if err := writer.Exec("VACUUM"); err != nil {
 			return err
 		}
@@ -55,41 +55,48 @@ func ExampleHandle_Exclusive() {
 	// WAL bytes: 0
 }
 
-// Inside fn, pass c.Context() to nested calls on the same pool: a request
-// that could never be served fails at once instead of deadlocking, and one
-// that can be served goes ahead.
+// fn receives the lease's context: a call on the pool made with it runs on
+// the connection fn holds, inside its transaction, so helpers that take
+// (ctx, h) compose inside Write the way code passes a *sql.Tx around.
 func ExampleConn_Context() {
 	h, err := sqlitepool.Open(":memory:", migrate)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer h.Close()
-	ctx := context.Background()
 
-	err = h.Write(ctx, func(c *sqlitepool.Conn) error {
-		// The writer again: this goroutine holds it.
-		err := h.Write(c.Context(), func(*sqlitepool.Conn) error { return nil })
-		fmt.Println("nested Write:", errors.Is(err, sqlitepool.ErrReentrant))
+	// addUser is a helper that knows nothing of transactions.
+	addUser := func(ctx context.Context, h *sqlitepool.Handle, name string) error {
+		return h.Exec(ctx, "INSERT INTO users(name) VALUES (?)", name)
+	}
+	count := func(ctx context.Context) (n int) {
+		if err := h.QueryRow(ctx, "SELECT count(*) FROM users").Scan(&n); err != nil {
+			log.Fatal(err)
+		}
+		return n
+	}
 
-		// A reader is fine; use c itself for nested writes.
-		if err := c.Savepoint(func(c *sqlitepool.Conn) error {
-			return c.Exec("INSERT INTO users(name) VALUES ('ada')")
-		}); err != nil {
+	err = h.Write(context.Background(), func(ctx context.Context, c *sqlitepool.Conn) error {
+		if err := addUser(ctx, h, "ada"); err != nil {
 			return err
 		}
-		return h.Read(c.Context(), func(r *sqlitepool.Conn) error {
-			var n int
-			if err := r.QueryRow("SELECT count(*) FROM users").Scan(&n); err != nil {
+		// A nested Write is a savepoint: its error undoes its own work.
+		err := h.Write(ctx, func(ctx context.Context, c *sqlitepool.Conn) error {
+			if err := addUser(ctx, h, "bob"); err != nil {
 				return err
 			}
-			fmt.Println("a reader sees committed rows only:", n)
-			return nil
+			return errors.New("bob changed his mind")
 		})
+		fmt.Println("nested Write:", err)
+		fmt.Println("inside the transaction:", count(ctx))
+		return nil
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	fmt.Println("committed:", count(context.Background()))
 	// Output:
-	// nested Write: true
-	// a reader sees committed rows only: 0
+	// nested Write: bob changed his mind
+	// inside the transaction: 1
+	// committed: 1
 }

@@ -79,7 +79,7 @@ func ExampleConn_Prep() {
 	h := openUsers()
 	defer h.Close()
 
-	err := h.Read(context.Background(), func(c *sqlitepool.Conn) error {
+	err := h.Read(context.Background(), func(_ context.Context, c *sqlitepool.Conn) error {
 		// Prepared once per connection, then taken from its cache.
 		stmt, err := c.Prep("SELECT count(*) FROM users WHERE age < ?")
 		if err != nil {
@@ -104,7 +104,7 @@ func ExampleConn_Savepoint() {
 	defer h.Close()
 	ctx := context.Background()
 
-	err := h.Write(ctx, func(c *sqlitepool.Conn) error {
+	err := h.Write(ctx, func(_ context.Context, c *sqlitepool.Conn) error {
 		if err := c.Exec("INSERT INTO users(name) VALUES ('kept')"); err != nil {
 			return err
 		}

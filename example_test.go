@@ -50,7 +50,7 @@ func ExampleHandle_Write() {
 	defer h.Close()
 
 	// Both rows commit together, or neither does.
-	err = h.Write(context.Background(), func(c *sqlitepool.Conn) error {
+	err = h.Write(context.Background(), func(_ context.Context, c *sqlitepool.Conn) error {
 		if err := c.Exec(`INSERT INTO users(name) VALUES (?)`, "ada"); err != nil {
 			return err
 		}
@@ -75,7 +75,7 @@ func ExampleHandle_Read() {
 	}
 	defer h.Close()
 
-	err = h.Read(context.Background(), func(c *sqlitepool.Conn) error {
+	err = h.Read(context.Background(), func(_ context.Context, c *sqlitepool.Conn) error {
 		stmt, _, err := c.Raw().Prepare(`SELECT name FROM users ORDER BY id`)
 		if err != nil {
 			return err

@@ -26,12 +26,15 @@ import (
 // the usual way when fn returns or panics (the panic goes on after): their
 // statements reset, an open transaction rolled back. fn must not keep them.
 //
-// Exclusive waits for every lease, so asking for it while holding one would
-// wait forever: a context from [Conn.Context] or [Lease.Context] gets an
-// error matching [ErrReentrant] at once. Inside fn, use the connections
-// given, and pass writer.Context() to nested calls on the pool: they fail
-// with ErrReentrant too, rather than wait for fn to end.
-func (h *Handle) Exclusive(ctx context.Context, fn func(writer *Conn, readers []*Conn) error) error {
+// fn receives the section's context: a call on the pool made with it is
+// served on the section's connections (Read, Write, Exec, QueryRow and
+// Query on its writer; Write in a transaction of its own, or a savepoint of
+// the one the writer is in), rather than wait for fn to end. Exclusive
+// waits for every lease, so asking for it while holding one would wait
+// forever: a context that holds a lease (fn's, a [Lease]'s) gets an error
+// matching [ErrReentrant] at once, and so do Reader and Writer leases
+// asked for with fn's context.
+func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, writer *Conn, readers []*Conn) error) error {
 	if h.closed.Load() {
 		return h.errClosed()
 	}
@@ -47,9 +50,30 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(writer *Conn, readers []
 	if err := p.openExclusive(ctx, x); err != nil {
 		return err
 	}
-	// fn gets its own slice: what it does to it cannot change what is
-	// released.
-	return fn(x.writer, slices.Clone(x.readers))
+	w, readers := x.lend(p, ctx)
+	defer func() {
+		w.endLease()
+		for _, r := range readers {
+			r.endLease()
+		}
+	}()
+	// fn gets its own slice: what it does to it cannot change what ends.
+	return w.errFromFn(fn(&w.ctx, w, slices.Clone(readers)))
+}
+
+// lend makes the Conns of x's section, all marked as its own: a nested call
+// made with the context of any of them is served on them.
+func (x *exclusive) lend(p *pool, ctx context.Context) (writer *Conn, readers []*Conn) {
+	writer = &Conn{}
+	writer.lend(p, x.writer, ctx, nil)
+	writer.x = writer
+	readers = make([]*Conn, len(x.readers))
+	for i, c := range x.readers {
+		readers[i] = &Conn{}
+		readers[i].lend(p, c, ctx, nil)
+		readers[i].x = writer
+	}
+	return writer, readers
 }
 
 // gate is the Exclusive side of a pool; pool.mu guards it. While cur is set
@@ -71,8 +95,8 @@ type exclusive struct {
 	w    waiter // in gate.q until it is cur; granted once it holds everything
 	sent bool   // a grant or an error is on w.ch
 
-	writer  *Conn
-	readers []*Conn
+	writer  *conn
+	readers []*conn
 	// Slots counted for x by the grant, whose connections x opens.
 	openWriter  bool
 	openReaders int
@@ -170,7 +194,7 @@ func (p *pool) grantExclusiveLocked() {
 		w.inUse++
 		x.openWriter = true
 	}
-	x.readers = append(make([]*Conn, 0, r.max), r.idle...)
+	x.readers = append(make([]*conn, 0, r.max), r.idle...)
 	clear(r.idle)
 	r.idle = r.idle[:0]
 	x.openReaders = r.max - r.open
@@ -202,11 +226,6 @@ func (p *pool) openExclusive(ctx context.Context, x *exclusive) error {
 			return p.openError(ctx, err)
 		}
 		x.readers = append(x.readers, c)
-	}
-	m := newLeaseMark(p, ctx, RoleWriter, true)
-	x.writer.pool, x.writer.ctx, x.writer.mark = p, ctx, m
-	for _, c := range x.readers {
-		c.pool, c.ctx, c.mark = p, ctx, m
 	}
 	return nil
 }
@@ -273,7 +292,7 @@ func (p *pool) admitLocked(w *waiter) {
 }
 
 // acquireGated is acquire while the gate is closed. Called without p.mu.
-func (p *pool) acquireGated(ctx context.Context, s *slots) (*Conn, error) {
+func (p *pool) acquireGated(ctx context.Context, s *slots) (*conn, error) {
 	nested := p.holdsLease(ctx) // outside the lock: ctx.Value is the caller's code
 	p.mu.Lock()
 	if p.closed {

@@ -44,7 +44,7 @@ func TestExclusiveWaitsForEveryLease(t *testing.T) {
 	var released atomic.Int32 // leases given back so far
 	done := make(chan error)
 	go func() {
-		done <- h.Exclusive(ctx, func(writer *Conn, readers []*Conn) error {
+		done <- h.Exclusive(ctx, func(_ context.Context, writer *Conn, readers []*Conn) error {
 			assert.Equal(t, int32(2), released.Load(), "fn ran before every lease was back")
 			st := h.Stats()
 			assert.True(t, st.Exclusive.Running)
@@ -76,7 +76,7 @@ func TestExclusiveQueuesLaterAcquires(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(2))
 	ctx := context.Background()
 	// An idle reader, which the queued Reader must not take.
-	require.NoError(t, h.Read(ctx, func(*Conn) error { return nil }))
+	require.NoError(t, h.Read(ctx, func(context.Context, *Conn) error { return nil }))
 	held, err := h.Writer(ctx)
 	require.NoError(t, err)
 
@@ -92,7 +92,7 @@ func TestExclusiveQueuesLaterAcquires(t *testing.T) {
 	}
 	inside, leave := make(chan struct{}), make(chan struct{})
 	wg.Go(func() {
-		assert.NoError(t, h.Exclusive(ctx, func(*Conn, []*Conn) error {
+		assert.NoError(t, h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error {
 			record("exclusive-1")
 			close(inside)
 			<-leave
@@ -104,19 +104,19 @@ func TestExclusiveQueuesLaterAcquires(t *testing.T) {
 	// Queue, one at a time so that the arrival order is known: a writer, a
 	// second Exclusive, a writer and a reader.
 	wg.Go(func() {
-		assert.NoError(t, h.Write(ctx, func(*Conn) error { record("writer-1"); return nil }))
+		assert.NoError(t, h.Write(ctx, func(context.Context, *Conn) error { record("writer-1"); return nil }))
 	})
 	waitFor(t, func() bool { return h.Stats().Writer.Waiting == 1 }, "writer-1 queued")
 	wg.Go(func() {
-		assert.NoError(t, h.Exclusive(ctx, func(*Conn, []*Conn) error { record("exclusive-2"); return nil }))
+		assert.NoError(t, h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { record("exclusive-2"); return nil }))
 	})
 	waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 2 }, "second Exclusive queued")
 	wg.Go(func() {
-		assert.NoError(t, h.Write(ctx, func(*Conn) error { record("writer-2"); return nil }))
+		assert.NoError(t, h.Write(ctx, func(context.Context, *Conn) error { record("writer-2"); return nil }))
 	})
 	waitFor(t, func() bool { return h.Stats().Writer.Waiting == 2 }, "writer-2 queued")
 	wg.Go(func() {
-		assert.NoError(t, h.Read(ctx, func(*Conn) error { record("reader"); return nil }))
+		assert.NoError(t, h.Read(ctx, func(context.Context, *Conn) error { record("reader"); return nil }))
 	})
 	waitFor(t, func() bool { return h.Stats().Readers.Waiting == 1 }, "reader queued")
 
@@ -145,11 +145,11 @@ func TestExclusiveGetsWriterAndAllReaders(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(readers))
 	ctx := context.Background()
 	// One reader open already; Exclusive opens the other two.
-	require.NoError(t, h.Read(ctx, func(*Conn) error { return nil }))
+	require.NoError(t, h.Read(ctx, func(context.Context, *Conn) error { return nil }))
 	require.Equal(t, 1, h.Stats().Readers.Open)
 
 	var got []*Conn
-	require.NoError(t, h.Exclusive(ctx, func(writer *Conn, rs []*Conn) error {
+	require.NoError(t, h.Exclusive(ctx, func(_ context.Context, writer *Conn, rs []*Conn) error {
 		assert.Equal(t, RoleWriter, writer.Role())
 		got = append(got, writer)
 		for _, r := range rs {
@@ -184,7 +184,7 @@ func TestExclusiveVacuumAndTruncateCheckpoint(t *testing.T) {
 	// A short busy timeout: a checkpoint blocked by a reader fails fast.
 	h := openT(t, path, createTable, WithReaders(2), WithBusyTimeout(100*time.Millisecond))
 	ctx := context.Background()
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		for i := range 500 {
 			if err := c.Exec("INSERT INTO t(v) VALUES (randomblob(200) || ?)", i); err != nil {
 				return err
@@ -201,7 +201,7 @@ func TestExclusiveVacuumAndTruncateCheckpoint(t *testing.T) {
 	// waits for it.
 	reading := make(chan struct{})
 	go func() {
-		assert.NoError(t, h.Read(ctx, func(c *Conn) error {
+		assert.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 			assert.Equal(t, int64(250), queryInt(t, c, "SELECT count(*) FROM t"))
 			close(reading)
 			waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 1 }, "Exclusive queued")
@@ -209,7 +209,7 @@ func TestExclusiveVacuumAndTruncateCheckpoint(t *testing.T) {
 		}))
 	}()
 	<-reading
-	require.NoError(t, h.Exclusive(ctx, func(writer *Conn, readers []*Conn) error {
+	require.NoError(t, h.Exclusive(ctx, func(_ context.Context, writer *Conn, readers []*Conn) error {
 		if err := writer.Exec("VACUUM"); err != nil {
 			return err
 		}
@@ -243,9 +243,9 @@ func TestExclusiveCancelledWait(t *testing.T) {
 		readerDone := make(chan error)
 		go func() {
 			waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 1 }, "Exclusive queued")
-			readerDone <- h.Read(ctx, func(*Conn) error { return nil })
+			readerDone <- h.Read(ctx, func(context.Context, *Conn) error { return nil })
 		}()
-		err := h.Exclusive(short, func(*Conn, []*Conn) error {
+		err := h.Exclusive(short, func(context.Context, *Conn, []*Conn) error {
 			t.Error("fn ran")
 			return nil
 		})
@@ -255,7 +255,7 @@ func TestExclusiveCancelledWait(t *testing.T) {
 	t.Run("cancel-behind-another", func(t *testing.T) {
 		first := make(chan error)
 		go func() {
-			first <- h.Exclusive(ctx, func(*Conn, []*Conn) error { return nil })
+			first <- h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil })
 		}()
 		waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 1 }, "first Exclusive queued")
 		second, cancel := context.WithCancel(ctx)
@@ -263,7 +263,7 @@ func TestExclusiveCancelledWait(t *testing.T) {
 			waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 2 }, "second Exclusive queued")
 			cancel()
 		}()
-		err := h.Exclusive(second, func(*Conn, []*Conn) error {
+		err := h.Exclusive(second, func(context.Context, *Conn, []*Conn) error {
 			t.Error("fn ran")
 			return nil
 		})
@@ -277,14 +277,14 @@ func TestExclusiveCancelledWait(t *testing.T) {
 		l, err := h.Reader(ctx)
 		require.NoError(t, err)
 		defer l.Release()
-		err = h.Exclusive(ctx, func(*Conn, []*Conn) error { return nil })
+		err = h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil })
 		require.ErrorIs(t, err, ErrAcquireTimeout)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 
 	requireIdle(t, h)
-	require.NoError(t, h.Exclusive(ctx, func(*Conn, []*Conn) error { return nil }), "later Exclusive works")
-	require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
+	require.NoError(t, h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil }), "later Exclusive works")
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
 	assert.Equal(t, uint64(2), h.Stats().Exclusive.Sections)
 	requireIdle(t, h)
 }
@@ -293,7 +293,7 @@ func TestExclusivePanicReleasesAll(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(2))
 	ctx := context.Background()
 	require.PanicsWithValue(t, "boom", func() {
-		h.Exclusive(ctx, func(writer *Conn, readers []*Conn) error {
+		h.Exclusive(ctx, func(_ context.Context, writer *Conn, readers []*Conn) error {
 			require.NoError(t, writer.Exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES (1)"))
 			require.NoError(t, readers[0].Exec("BEGIN; SELECT count(*) FROM t"))
 			panic("boom")
@@ -303,7 +303,7 @@ func TestExclusivePanicReleasesAll(t *testing.T) {
 	st := h.Stats()
 	assert.Equal(t, uint64(1), st.Writer.RollbacksOnRelease, "the writer's transaction rolled back")
 	assert.Equal(t, int64(0), readInt(t, h, "SELECT count(*) FROM t"))
-	require.NoError(t, h.Exclusive(ctx, func(*Conn, []*Conn) error { return nil }))
+	require.NoError(t, h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil }))
 	requireIdle(t, h)
 }
 
@@ -317,9 +317,9 @@ func TestExclusiveFailedOpenGivesBackEverything(t *testing.T) {
 	}
 	h := openT(t, tempDB(t), createTable, WithReaders(3), WithSetup(setup))
 	ctx := context.Background()
-	require.NoError(t, h.Read(ctx, func(*Conn) error { return nil }))
+	require.NoError(t, h.Read(ctx, func(context.Context, *Conn) error { return nil }))
 	fail.Store(true)
-	err := h.Exclusive(ctx, func(*Conn, []*Conn) error {
+	err := h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error {
 		t.Error("fn ran")
 		return nil
 	})
@@ -330,7 +330,7 @@ func TestExclusiveFailedOpenGivesBackEverything(t *testing.T) {
 	assert.Equal(t, 1, st.Idle)
 
 	fail.Store(false)
-	require.NoError(t, h.Exclusive(ctx, func(_ *Conn, readers []*Conn) error {
+	require.NoError(t, h.Exclusive(ctx, func(_ context.Context, _ *Conn, readers []*Conn) error {
 		assert.Len(t, readers, 3)
 		return nil
 	}))
@@ -344,9 +344,9 @@ func TestExclusiveFailsOnClose(t *testing.T) {
 	held, err := h.Writer(ctx)
 	require.NoError(t, err)
 	excl, reader := make(chan error), make(chan error)
-	go func() { excl <- h.Exclusive(ctx, func(*Conn, []*Conn) error { return nil }) }()
+	go func() { excl <- h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil }) }()
 	waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 1 }, "Exclusive queued")
-	go func() { reader <- h.Read(ctx, func(*Conn) error { return nil }) }()
+	go func() { reader <- h.Read(ctx, func(context.Context, *Conn) error { return nil }) }()
 	waitFor(t, func() bool { return h.Stats().Readers.Waiting == 1 }, "reader queued")
 
 	closed := make(chan error)
@@ -355,7 +355,7 @@ func TestExclusiveFailsOnClose(t *testing.T) {
 	require.ErrorIs(t, <-reader, ErrClosed)
 	held.Release()
 	require.NoError(t, <-closed)
-	require.ErrorIs(t, h.Exclusive(ctx, func(*Conn, []*Conn) error { return nil }), ErrClosed)
+	require.ErrorIs(t, h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil }), ErrClosed)
 }
 
 // TestExclusiveStress races Exclusive calls against leases, with contexts
@@ -374,7 +374,7 @@ func TestExclusiveStress(t *testing.T) {
 				var err error
 				switch rng.IntN(4) {
 				case 0:
-					err = h.Exclusive(ctx, func(writer *Conn, readers []*Conn) error {
+					err = h.Exclusive(ctx, func(_ context.Context, writer *Conn, readers []*Conn) error {
 						if n := inside.Add(1); n != 1 {
 							t.Errorf("%d goroutines inside Exclusive", n)
 						}
@@ -383,14 +383,14 @@ func TestExclusiveStress(t *testing.T) {
 						return writer.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 					})
 				case 1:
-					err = h.Write(ctx, func(c *Conn) error {
+					err = h.Write(ctx, func(_ context.Context, c *Conn) error {
 						if inside.Load() != 0 {
 							t.Error("a Write ran during Exclusive")
 						}
 						return c.Exec("INSERT INTO t(v) VALUES (?)", g)
 					})
 				default:
-					err = h.Read(ctx, func(c *Conn) error {
+					err = h.Read(ctx, func(_ context.Context, c *Conn) error {
 						if inside.Load() != 0 {
 							t.Error("a Read ran during Exclusive")
 						}
@@ -410,27 +410,10 @@ func TestExclusiveStress(t *testing.T) {
 	wg.Wait()
 	requireIdle(t, h)
 	assert.NotZero(t, sections.Load(), "some Exclusive ran")
-	require.NoError(t, h.Exclusive(context.Background(), func(_ *Conn, readers []*Conn) error {
+	require.NoError(t, h.Exclusive(context.Background(), func(_ context.Context, _ *Conn, readers []*Conn) error {
 		assert.Len(t, readers, 3)
 		return nil
 	}))
-	requireIdle(t, h)
-}
-
-func TestReentrantWriteFailsAtOnce(t *testing.T) {
-	h := openT(t, tempDB(t), createTable)
-	// A short deadline: waiting for the writer would end with it, not with
-	// ErrReentrant.
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	err := h.Write(ctx, func(c *Conn) error {
-		err := h.Write(c.Context(), func(*Conn) error { return nil })
-		require.ErrorIs(t, err, ErrReentrant)
-		require.NotErrorIs(t, err, context.DeadlineExceeded)
-		return c.Exec("INSERT INTO t(v) VALUES (1)")
-	})
-	require.NoError(t, err, "the outer Write goes on")
-	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
 	requireIdle(t, h)
 }
 
@@ -459,20 +442,20 @@ func TestReentrantExclusive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	t.Run("inside-read", func(t *testing.T) {
-		require.NoError(t, h.Read(ctx, func(c *Conn) error {
-			err := h.Exclusive(c.Context(), func(*Conn, []*Conn) error { return nil })
+		require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
+			err := h.Exclusive(c.Context(), func(context.Context, *Conn, []*Conn) error { return nil })
 			require.ErrorIs(t, err, ErrReentrant)
 			return nil
 		}))
 	})
 	t.Run("inside-exclusive", func(t *testing.T) {
-		require.NoError(t, h.Exclusive(ctx, func(writer *Conn, readers []*Conn) error {
+		require.NoError(t, h.Exclusive(ctx, func(_ context.Context, writer *Conn, readers []*Conn) error {
 			for _, c := range append([]*Conn{writer}, readers...) {
 				_, err := h.Reader(c.Context())
 				require.ErrorIs(t, err, ErrReentrant)
 				_, err = h.Writer(c.Context())
 				require.ErrorIs(t, err, ErrReentrant)
-				err = h.Exclusive(c.Context(), func(*Conn, []*Conn) error { return nil })
+				err = h.Exclusive(c.Context(), func(context.Context, *Conn, []*Conn) error { return nil })
 				require.ErrorIs(t, err, ErrReentrant)
 			}
 			return nil
@@ -484,39 +467,41 @@ func TestReentrantExclusive(t *testing.T) {
 func TestReentrantNestedLeases(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	t.Run("reader-inside-write", func(t *testing.T) {
+	t.Run("reader-lease-inside-write", func(t *testing.T) {
 		h := openT(t, tempDB(t), createTable, WithReaders(1))
-		require.NoError(t, h.Write(ctx, func(c *Conn) error {
+		require.NoError(t, h.Write(ctx, func(ctx context.Context, c *Conn) error {
 			require.NoError(t, c.Exec("INSERT INTO t(v) VALUES (1)"))
-			return h.Read(c.Context(), func(r *Conn) error {
-				assert.Zero(t, queryInt(t, r, "SELECT count(*) FROM t"), "the reader does not see the uncommitted row")
-				// The chain remembers the writer...
-				_, err := h.Writer(r.Context())
-				require.ErrorIs(t, err, ErrReentrant)
-				// ...and that the only reader is taken.
-				_, err = h.Reader(r.Context())
-				require.ErrorIs(t, err, ErrReentrant)
-				return nil
-			})
+			l, err := h.Reader(ctx)
+			require.NoError(t, err)
+			defer l.Release()
+			r := l.Conn()
+			assert.Zero(t, queryInt(t, r, "SELECT count(*) FROM t"), "the reader does not see the uncommitted row")
+			// The chain remembers the writer...
+			_, err = h.Writer(r.Context())
+			require.ErrorIs(t, err, ErrReentrant)
+			// ...and that the only reader is taken.
+			_, err = h.Reader(r.Context())
+			require.ErrorIs(t, err, ErrReentrant)
+			return nil
 		}))
 		requireIdle(t, h)
 	})
 	t.Run("readers-up-to-max", func(t *testing.T) {
 		h := openT(t, tempDB(t), createTable, WithReaders(2))
-		require.NoError(t, h.Read(ctx, func(c *Conn) error {
-			return h.Read(c.Context(), func(c *Conn) error {
-				_, err := h.Reader(c.Context())
-				require.ErrorIs(t, err, ErrReentrant)
-				return nil
-			})
-		}))
-		requireIdle(t, h)
+		l1, err := h.Reader(ctx)
+		require.NoError(t, err)
+		defer l1.Release()
+		l2, err := h.Reader(l1.Context())
+		require.NoError(t, err)
+		defer l2.Release()
+		_, err = h.Reader(l2.Context())
+		require.ErrorIs(t, err, ErrReentrant)
 	})
 	t.Run("other-pool", func(t *testing.T) {
 		h1 := openT(t, tempDB(t), createTable)
 		h2 := openT(t, tempDB(t), createTable)
-		require.NoError(t, h1.Write(ctx, func(c *Conn) error {
-			return h2.Write(c.Context(), func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") })
+		require.NoError(t, h1.Write(ctx, func(_ context.Context, c *Conn) error {
+			return h2.Write(c.Context(), func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") })
 		}))
 		assert.Equal(t, int64(1), readInt(t, h2, "SELECT count(*) FROM t"))
 	})
@@ -531,8 +516,8 @@ func TestNestedLeasePassesPendingExclusive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	excl := make(chan error)
-	require.NoError(t, h.Read(ctx, func(r *Conn) error {
-		go func() { excl <- h.Exclusive(ctx, func(*Conn, []*Conn) error { return nil }) }()
+	require.NoError(t, h.Read(ctx, func(_ context.Context, r *Conn) error {
+		go func() { excl <- h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil }) }()
 		waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 1 }, "Exclusive queued")
 
 		// A plain context waits behind the Exclusive.
@@ -541,7 +526,7 @@ func TestNestedLeasePassesPendingExclusive(t *testing.T) {
 		_, err := h.Writer(short)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 
-		return h.Write(r.Context(), func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") })
+		return h.Write(r.Context(), func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") })
 	}))
 	require.NoError(t, <-excl)
 	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
@@ -557,7 +542,7 @@ func TestConnContextOutsideLease(t *testing.T) {
 	assert.Equal(t, context.Background(), got, "init is no lease")
 	type key struct{}
 	ctx := context.WithValue(context.Background(), key{}, "v")
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, "v", c.Context().Value(key{}), "the lease's context carries the caller's values")
 		return nil
 	}))

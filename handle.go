@@ -58,9 +58,9 @@ func (h *Handle) errClosed() error {
 // released. While the lease is held, ctx also interrupts the statements run
 // on the connection. Release the lease when done.
 //
-// A context from [Conn.Context] inside [Handle.Exclusive], or one that
-// already holds as many readers as the pool has, gets an error matching
-// [ErrReentrant] at once; holding the writer or fewer readers is fine.
+// A context inside [Handle.Exclusive], or one that already holds as many
+// readers as the pool has, gets an error matching [ErrReentrant] at once;
+// holding the writer or fewer readers is fine.
 func (h *Handle) Reader(ctx context.Context) (*Lease, error) {
 	return h.lease(ctx, &h.p.readers)
 }
@@ -71,11 +71,12 @@ func (h *Handle) Reader(ctx context.Context) (*Lease, error) {
 // transaction: begin with BEGIN IMMEDIATE (as [Handle.Write] does) so the
 // write lock is taken at once. Release the lease when done.
 //
-// A context that holds the writer (from [Lease.Context] or [Conn.Context]
-// of the writer) gets an error matching [ErrReentrant] at once instead of
-// waiting for itself forever; so does one inside [Handle.Exclusive]. Asking
-// for the writer while holding a reader is fine, with the reader's
-// Context: then a pending Exclusive does not hold the request back.
+// A context that holds the writer (fn's inside Write, a writer Lease's
+// Context) gets an error matching [ErrReentrant] at once instead of waiting
+// for itself forever (use the connection held, or Write with that context,
+// which is served on it); so does one inside [Handle.Exclusive]. Asking for
+// the writer while holding a reader is fine, with the reader's context:
+// then a pending Exclusive does not hold the request back.
 func (h *Handle) Writer(ctx context.Context) (*Lease, error) {
 	return h.lease(ctx, &h.p.writer)
 }
@@ -85,49 +86,90 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lease{p: h.p, c: c}, nil
+	l := &Lease{}
+	l.c.lend(h.p, c, ctx, leaseOf(ctx, h.p))
+	return l, nil
 }
 
-// conn leases a connection of s's role without a Lease: Read, Write and
-// the one-shot queries release it themselves with p.release, sparing the
-// allocation and the once-only check a Lease is for.
-func (h *Handle) conn(ctx context.Context, s *slots) (*Conn, error) {
+// conn leases a connection of s's role for a Lease, failing at once what
+// the context can never get (see checkReentry).
+func (h *Handle) conn(ctx context.Context, s *slots) (*conn, error) {
 	if h.closed.Load() {
 		return nil, h.errClosed()
 	}
 	if err := h.p.checkReentry(ctx, s); err != nil {
 		return nil, err
 	}
+	return h.acquire(ctx, s)
+}
+
+// acquireOpen is acquire on a handle not closed yet.
+func (h *Handle) acquireOpen(ctx context.Context, s *slots) (*conn, error) {
+	if h.closed.Load() {
+		return nil, h.errClosed()
+	}
+	return h.acquire(ctx, s)
+}
+
+// acquire leases a connection of s's role: Read, Write and the one-shot
+// calls lend it themselves and release it, sparing the allocation and the
+// once-only check a Lease is for.
+func (h *Handle) acquire(ctx context.Context, s *slots) (*conn, error) {
 	c, err := h.p.acquire(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	c.pool, c.ctx = h.p, ctx
 	if h.p.cfg.logger != nil {
 		c.caller = callerOutside()
 	}
 	return c, nil
 }
 
+// lend leases a connection of s's role for fn: the lease's Conn, or the
+// error of a closed handle or of the wait.
+func (h *Handle) lend(ctx context.Context, s *slots, parent *Conn) (*Conn, error) {
+	c, err := h.acquireOpen(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	l := &Conn{}
+	l.lend(h.p, c, ctx, parent)
+	return l, nil
+}
+
 // Read runs fn on a read-only connection inside one read transaction, so
 // every query of fn sees the same snapshot of the database, even while the
-// writer commits meanwhile. The connection is released when fn returns or
-// panics (the panic goes on after the release). For a single query,
-// [Handle.QueryRow] and [Handle.Query] skip the transaction.
-func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
-	c, err := h.conn(ctx, &h.p.readers)
+// writer commits meanwhile. fn receives the lease's context: pass it to
+// nested calls (see [Handle.Write]). The connection is released when fn
+// returns or panics (the panic goes on after the release). For a single
+// query, [Handle.QueryRow] and [Handle.Query] skip the transaction.
+//
+// Given a context that holds a lease of the pool (fn's, or a [Lease]'s),
+// Read runs fn on the connection already held, in what it holds: inside
+// Read, the same snapshot; inside Write, the writer's transaction, its
+// uncommitted writes included; inside Exclusive, on its writer.
+//
+// An error fn returns that the engine raised because ctx ended (a
+// statement stepped by hand returns the engine's INTERRUPT alone) also
+// matches ctx's error.
+func (h *Handle) Read(ctx context.Context, fn func(ctx context.Context, c *Conn) error) error {
+	if held := leaseOf(ctx, h.p); held != nil {
+		return held.nestedRead(ctx, fn)
+	}
+	l, err := h.lend(ctx, &h.p.readers, nil)
 	if err != nil {
 		return err
 	}
-	defer h.p.release(c)
+	defer h.p.giveBack(l)
+	call := func() error { return fn(&l.ctx, l) }
 	if h.p.t.memory {
 		// No WAL: a read transaction holds a shared lock, which keeps the
 		// writer's commits out. A deferred BEGIN takes it at fn's first
-		// read, as before the pin; the pin would take it at once, and a
-		// Write nested before any read could then never commit.
-		return c.inTx(fn)
+		// read; the pin would take it at once, and a Write nested before
+		// any read could then never commit.
+		return l.errFromFn(l.inTx(call))
 	}
-	return c.inSnapshot(fn)
+	return l.errFromFn(l.inSnapshot(call))
 }
 
 // Write runs fn on the writer inside BEGIN IMMEDIATE ... COMMIT, and
@@ -135,21 +177,45 @@ func (h *Handle) Read(ctx context.Context, fn func(*Conn) error) error {
 // panics, or ctx ends before COMMIT, the transaction is rolled back (and a
 // panic goes on after the rollback). Once COMMIT has begun, ctx no longer
 // interrupts it: an error then is the commit's own, and the transaction did
-// not commit. fn must not end the transaction itself; nest work inside it
-// with [Conn.Savepoint].
+// not commit. fn must not end the transaction itself.
 //
-// Inside fn, pass c.Context() to nested calls on the same pool (see
-// [Conn.Context]): a nested Write or Writer then fails at once with
-// [ErrReentrant] instead of deadlocking, and a nested Read is served even
-// while an [Handle.Exclusive] waits. A nested call given another context
-// cannot be told apart from another goroutine's, and waits.
-func (h *Handle) Write(ctx context.Context, fn func(*Conn) error) error {
-	c, err := h.conn(ctx, &h.p.writer)
+// fn receives the lease's context. A call on the same pool made with it
+// (or a context derived from it) is served on the writer fn holds, inside
+// its transaction, instead of waiting for the writer: [Handle.Exec],
+// [Handle.QueryRow], [Handle.Query] and Read run there and see its
+// uncommitted writes; a nested Write is a savepoint (its error rolls back
+// its own work only, and the outer transaction decides the rest). So
+// helpers written as func(ctx context.Context, h *Handle, ...) compose
+// inside a transaction, as code that passes a *sql.Tx around does:
+//
+//	err := h.Write(ctx, func(ctx context.Context, c *sqlitepool.Conn) error {
+//		if err := h.Exec(ctx, "INSERT INTO orders(id) VALUES (?)", id); err != nil {
+//			return err
+//		}
+//		return addAuditLine(ctx, h, id) // calls h.Write(ctx, ...): a savepoint
+//	})
+//
+// When the outer Write rolls back, so does everything nested in it. A
+// nested call given a context of its own (the ctx Write was called with,
+// captured by mistake) looks like another goroutine's and waits for the
+// writer: a wait the pool logs and counts (see [Stats]). Inside Read, a
+// Write takes the writer as usual; inside Exclusive, it runs on the
+// Exclusive's writer. Only what cannot be served (a [Handle.Writer] lease,
+// an Exclusive) fails with [ErrReentrant].
+//
+// An error fn returns that the engine raised because ctx ended also
+// matches ctx's error.
+func (h *Handle) Write(ctx context.Context, fn func(ctx context.Context, c *Conn) error) error {
+	held := leaseOf(ctx, h.p)
+	if w := held.servingWriter(); w != nil {
+		return w.nestedWrite(ctx, fn)
+	}
+	l, err := h.lend(ctx, &h.p.writer, held)
 	if err != nil {
 		return err
 	}
-	defer h.p.release(c)
-	return c.inTx(fn)
+	defer h.p.giveBack(l)
+	return l.errFromFn(l.inTx(func() error { return fn(&l.ctx, l) }))
 }
 
 // Stats returns a snapshot of the pool's figures. It works on a closed

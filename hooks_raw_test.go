@@ -29,7 +29,7 @@ func TestWriterHooksSetThroughRawLastOneLease(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := openT(t, tempDB(t), twoTables)
 			ctx := context.Background()
-			require.NoError(t, h.Write(ctx, func(c *Conn) error {
+			require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 				replace(c.Raw())
 				return nil
 			}))
@@ -38,7 +38,7 @@ func TestWriterHooksSetThroughRawLastOneLease(t *testing.T) {
 			defer s.Close()
 
 			errRefused := errors.New("refused")
-			err = h.Write(ctx, func(c *Conn) error {
+			err = h.Write(ctx, func(_ context.Context, c *Conn) error {
 				require.NoError(t, c.Exec("INSERT INTO a(v) VALUES ('rolled back')"))
 				return errRefused
 			})

@@ -42,14 +42,14 @@ func (i *interrupter) Value(any) any               { return nil }
 
 // setInterrupt makes ctx interrupt the statements run on c during the
 // lease. A context that can never be done is not kept: nothing to ask.
-func setInterrupt(c *Conn, ctx context.Context) {
+func setInterrupt(c *conn, ctx context.Context) {
 	if ctx.Done() != nil {
 		c.intr.lease = ctx
 	}
 }
 
 // installInterrupter gives a configured connection its interrupter.
-func (c *Conn) installInterrupter(forced *atomic.Bool) {
+func (c *conn) installInterrupter(forced *atomic.Bool) {
 	c.intr = &interrupter{forced: forced, db: c.db}
 	c.raw.SetInterrupt(c.intr)
 }

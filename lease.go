@@ -6,8 +6,7 @@ import "sync/atomic"
 // [Handle.Writer]. Release it when done, typically with defer; until then no
 // one else can use the connection.
 type Lease struct {
-	p        *pool
-	c        *Conn
+	c        Conn // one allocation for both
 	released atomic.Bool
 }
 
@@ -16,7 +15,7 @@ func (l *Lease) Conn() *Conn {
 	if l.released.Load() {
 		return nil
 	}
-	return l.c
+	return &l.c
 }
 
 // Release gives the connection back to the pool, clean: statements reset,
@@ -27,5 +26,5 @@ func (l *Lease) Release() {
 	if l == nil || !l.released.CompareAndSwap(false, true) {
 		return
 	}
-	l.p.release(l.c)
+	l.c.p.giveBack(&l.c)
 }

@@ -70,10 +70,10 @@ func TestReadersOpenOnDemandUpToMax(t *testing.T) {
 		got <- l
 	}()
 	require.Eventually(t, func() bool { return h.Stats().Readers.Waiting == 1 }, 5*time.Second, time.Millisecond)
-	want := leases[1].Conn()
+	want := leases[1].Conn().conn
 	leases[1].Release()
 	l := <-got
-	assert.Same(t, want, l.Conn(), "hand-off passes the released connection")
+	assert.Same(t, want, l.Conn().conn, "hand-off passes the released connection")
 	l.Release()
 	leases[0].Release()
 	leases[2].Release()
@@ -97,7 +97,7 @@ func TestCancelledWaitReturnsContextError(t *testing.T) {
 
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() { time.Sleep(10 * time.Millisecond); cancel() }()
-	err = h.Write(ctx, func(*Conn) error { return nil })
+	err = h.Write(ctx, func(context.Context, *Conn) error { return nil })
 	require.ErrorIs(t, err, context.Canceled)
 
 	st := h.Stats().Writer
@@ -178,9 +178,11 @@ func TestCancelDuringHandOff(t *testing.T) {
 				p.mu.Lock()
 				if i%4 == 2 {
 					cancel()
-					p.putLocked(p.slotsFor(l.c.role), l.c)
+					l.c.endLease()
+					p.putLocked(p.slotsFor(l.c.role), l.c.conn)
 				} else {
-					p.putLocked(p.slotsFor(l.c.role), l.c)
+					l.c.endLease()
+					p.putLocked(p.slotsFor(l.c.role), l.c.conn)
 					cancel()
 				}
 				p.mu.Unlock()
@@ -238,19 +240,19 @@ func TestReleaseIsIdempotent(t *testing.T) {
 func TestWriteCommitsOrRollsBack(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
 	ctx := context.Background()
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		return c.Exec("INSERT INTO t(v) VALUES ('kept')")
 	}))
 
 	boom := errors.New("boom")
-	err := h.Write(ctx, func(c *Conn) error {
+	err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 		require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('dropped')"))
 		return boom
 	})
 	require.ErrorIs(t, err, boom)
 
 	assert.PanicsWithValue(t, "write panicked", func() {
-		h.Write(ctx, func(c *Conn) error {
+		h.Write(ctx, func(_ context.Context, c *Conn) error {
 			require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('dropped')"))
 			panic("write panicked")
 		})
@@ -258,7 +260,7 @@ func TestWriteCommitsOrRollsBack(t *testing.T) {
 
 	// A context cancelled inside fn stops the commit.
 	cctx, cancel := context.WithCancel(ctx)
-	err = h.Write(cctx, func(c *Conn) error {
+	err = h.Write(cctx, func(_ context.Context, c *Conn) error {
 		require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('dropped')"))
 		cancel()
 		return nil
@@ -276,7 +278,7 @@ func TestWriteCommitsOrRollsBack(t *testing.T) {
 
 func TestWriteRunsInImmediateTransaction(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
-	require.NoError(t, h.Write(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 		assert.False(t, c.Raw().GetAutocommit(), "inside a transaction")
 		// IMMEDIATE takes the write lock at BEGIN.
 		assert.Equal(t, sqlite3.TXN_WRITE, c.Raw().TxnState("main"))
@@ -287,17 +289,17 @@ func TestWriteRunsInImmediateTransaction(t *testing.T) {
 func TestReadReleasesOnPanic(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(1))
 	assert.Panics(t, func() {
-		h.Read(context.Background(), func(c *Conn) error { panic("read panicked") })
+		h.Read(context.Background(), func(_ context.Context, c *Conn) error { panic("read panicked") })
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	require.NoError(t, h.Read(ctx, func(c *Conn) error { return nil }), "the only reader came back")
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error { return nil }), "the only reader came back")
 }
 
 func TestReleaseReturnsConnectionClean(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(1))
 	ctx := context.Background()
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		return c.Exec("INSERT INTO t(v) VALUES (1), (2), (3)")
 	}))
 
@@ -323,7 +325,7 @@ func TestReleaseReturnsConnectionClean(t *testing.T) {
 		assert.Equal(t, uint64(1), h.Stats().Writer.RollbacksOnRelease)
 		assert.Equal(t, int64(0), readInt(t, h, "SELECT count(*) FROM t WHERE v = 'forgotten'"))
 		// The writer is usable, outside any transaction.
-		require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (4)") }))
+		require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (4)") }))
 	})
 
 	t.Run("interrupt-cleared", func(t *testing.T) {
@@ -331,12 +333,13 @@ func TestReleaseReturnsConnectionClean(t *testing.T) {
 		l, err := h.Reader(cctx)
 		require.NoError(t, err)
 		c := l.Conn()
+		raw := c.Raw()
 		cancel()
 		err = c.Exec("SELECT 1")
 		require.ErrorIs(t, err, sqlite3.INTERRUPT)
 		require.ErrorIs(t, err, context.Canceled)
 		l.Release()
-		assert.NoError(t, c.Raw().GetInterrupt().Err(), "the next lease is not interrupted")
+		assert.NoError(t, raw.GetInterrupt().Err(), "the next lease is not interrupted")
 		assert.Equal(t, int64(4), readInt(t, h, "SELECT count(*) FROM t"))
 	})
 }
@@ -345,8 +348,8 @@ func TestBrokenConnectionIsClosedNotReused(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(1))
 	ctx := context.Background()
 	broken := errors.New("injected clean-up failure")
-	var bad *Conn
-	h.p.testHookClean = func(c *Conn) error {
+	var bad *conn
+	h.p.testHookClean = func(c *conn) error {
 		if c == bad {
 			return broken
 		}
@@ -356,15 +359,15 @@ func TestBrokenConnectionIsClosedNotReused(t *testing.T) {
 	for _, acquire := range []func(context.Context) (*Lease, error){h.Writer, h.Reader} {
 		l, err := acquire(ctx)
 		require.NoError(t, err)
-		bad = l.Conn()
-		role := bad.Role()
+		bad = l.Conn().conn
+		role := bad.role
 		// Someone is waiting when the broken connection comes back: it
 		// must get a new connection, not the broken one, and not hang.
-		got := make(chan *Conn, 1)
+		got := make(chan *conn, 1)
 		go func() {
 			l, err := acquire(ctx)
 			if assert.NoError(t, err) {
-				got <- l.Conn()
+				got <- l.Conn().conn
 				l.Release()
 			}
 		}()
@@ -378,7 +381,7 @@ func TestBrokenConnectionIsClosedNotReused(t *testing.T) {
 		assert.Equal(t, uint64(2), st.Created, role.String())
 		assert.Equal(t, 1, st.Open, role.String())
 	}
-	require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
 	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
 }
 
@@ -391,7 +394,7 @@ func roleStats(h *Handle, r Role) RoleStats {
 
 func TestPanicWhileCleaningFreesTheSlot(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
-	h.p.testHookClean = func(*Conn) error { panic("engine panic while cleaning") }
+	h.p.testHookClean = func(*conn) error { panic("engine panic while cleaning") }
 	l, err := h.Writer(context.Background())
 	require.NoError(t, err)
 	old := l.Conn()
@@ -414,22 +417,22 @@ func TestMemoryDatabaseSurvivesWriterReplacement(t *testing.T) {
 	for _, name := range []string{":memory:", "file:/" + t.Name() + "?vfs=memdb"} {
 		h := openT(t, name, createTable)
 		ctx := context.Background()
-		require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
-		h.p.testHookClean = func(*Conn) error { return errors.New("injected") }
+		require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
+		h.p.testHookClean = func(*conn) error { return errors.New("injected") }
 		l, err := h.Writer(ctx)
 		require.NoError(t, err)
 		l.Release() // the only connection closes: no reader is open
 		h.p.testHookClean = nil
 		require.Equal(t, uint64(1), h.Stats().Writer.Closed)
 		assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"), name)
-		require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (2)") }), name)
+		require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (2)") }), name)
 	}
 }
 
 func TestLeakedBlobIsNotReused(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(1))
 	ctx := context.Background()
-	require.NoError(t, h.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(id, v) VALUES (1, x'00')") }))
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(id, v) VALUES (1, x'00')") }))
 	l, err := h.Reader(ctx)
 	require.NoError(t, err)
 	leaked := l.Conn()

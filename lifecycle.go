@@ -42,7 +42,7 @@ func (p *pool) now() int64 { return p.clock.Load() }
 
 // born stamps a new connection with its expiry, jittered: up to 10% before
 // the maximum lifetime.
-func (p *pool) born(c *Conn) {
+func (p *pool) born(c *conn) {
 	c.expires = 0
 	if d := p.cfg.maxLifetime; d > 0 {
 		jitter := time.Duration(rand.Int64N(int64(d)/10 + 1))
@@ -50,7 +50,7 @@ func (p *pool) born(c *Conn) {
 	}
 }
 
-func (c *Conn) expired(now int64) bool { return c.expires != 0 && now >= c.expires }
+func (c *conn) expired(now int64) bool { return c.expires != 0 && now >= c.expires }
 
 // startJanitor starts the background goroutine; close stops it.
 func (p *pool) startJanitor() {
@@ -102,7 +102,7 @@ func (p *pool) tidy(ctx context.Context) {
 func (p *pool) retire(now int64) {
 	type victim struct {
 		s *slots
-		c *Conn
+		c *conn
 		r reason
 	}
 	var victims []victim
@@ -179,7 +179,7 @@ func (p *pool) openIdle(s *slots, upTo int) (opened bool, err error) {
 }
 
 // putBack makes a connection the pool opened for itself available.
-func (p *pool) putBack(s *slots, c *Conn) {
+func (p *pool) putBack(s *slots, c *conn) {
 	p.mu.Lock()
 	c.idleSince = p.now()
 	c.changes.syncLocked(c)

@@ -70,7 +70,7 @@ func TestIdleReadersAreClosedDownToTheMinimum(t *testing.T) {
 	// One reader is used again: it is not idle any more.
 	clock.Advance(20 * time.Second)
 	h.p.tidy(ctx) // the coarse clock moves
-	require.NoError(t, h.Read(ctx, func(c *Conn) error { return nil }))
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error { return nil }))
 
 	clock.Advance(20 * time.Second) // the others: 70s idle; the used one: 20s
 	h.p.tidy(ctx)

@@ -49,7 +49,7 @@ func queryInt(t testing.TB, c *Conn, sql string, args ...any) int64 {
 // readInt runs a one-value query on a reader of h.
 func readInt(t testing.TB, h *Handle, sql string, args ...any) (n int64) {
 	t.Helper()
-	require.NoError(t, h.Read(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 		n = queryInt(t, c, sql, args...)
 		return nil
 	}))

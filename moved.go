@@ -39,7 +39,7 @@ const movedProbeEvery = 1024
 
 // noteFile keeps the engine's handle of c's main database file, to ask it
 // later whether its name still leads to it. An in-memory database has none.
-func (c *Conn) noteFile() {
+func (c *conn) noteFile() {
 	if f, err := c.raw.FileControl("main", sqlite3.FCNTL_FILE_POINTER); err == nil {
 		c.file, _ = f.(vfs.File)
 	}
@@ -77,7 +77,7 @@ func movedError(db string) error {
 // onCommit is the writer's commit hook, registered for its whole life: it
 // turns a commit to a moved file into a rollback, then lets Subscribe's
 // bookkeeping see the commit.
-func (c *Conn) onCommit() bool {
+func (c *conn) onCommit() bool {
 	if fileMoved(c.file) {
 		c.movedErr = movedError(c.db)
 		c.broken = c.movedErr // closed on release
@@ -93,7 +93,7 @@ func (c *Conn) onCommit() bool {
 // onRollback is the writer's rollback hook, registered for its whole life:
 // SQLite calls it when a transaction rolls back, a COMMIT that failed after
 // the commit hook let it through included.
-func (c *Conn) onRollback() {
+func (c *conn) onRollback() {
 	c.ends.rollbacks++
 	if c.changes != nil && c.changes.armed {
 		c.changes.rollback()
@@ -103,7 +103,7 @@ func (c *Conn) onRollback() {
 // probeMoved is an acquire's check of an idle reader it took: if the file
 // moved, the reader is closed, the pool retires the others, and the caller
 // gets ErrMoved.
-func (p *pool) probeMoved(s *slots, c *Conn) error {
+func (p *pool) probeMoved(s *slots, c *conn) error {
 	if !fileMoved(c.file) {
 		return nil
 	}
@@ -140,7 +140,7 @@ func (p *pool) janitorProbeMoved() {
 func (p *pool) retireMoved(gen uint64) {
 	type victim struct {
 		s *slots
-		c *Conn
+		c *conn
 	}
 	var victims []victim
 	p.mu.Lock()
@@ -170,7 +170,7 @@ func (p *pool) retireMoved(gen uint64) {
 // connection would take them for the new file's. It copies to the old file
 // what it can (a passive checkpoint, which waits for no one), then removes
 // them, if they are still the ones c has open.
-func (c *Conn) dropStaleWAL(path string) {
+func (c *conn) dropStaleWAL(path string) {
 	c.uninterrupted(func() { c.raw.Exec("PRAGMA wal_checkpoint(PASSIVE)") })
 	f, err := c.raw.FileControl("main", sqlite3.FCNTL_JOURNAL_POINTER)
 	wal, _ := f.(vfs.File)

@@ -54,7 +54,7 @@ func checkAfterMove(t *testing.T, h *Handle, path, how string) {
 		err := h.Exec(ctx, "INSERT INTO t(v) VALUES ('nowhere')")
 		require.ErrorIs(t, err, ErrMoved)
 		assert.Contains(t, err.Error(), "no longer exists")
-		require.ErrorIs(t, h.Read(ctx, func(*Conn) error { return nil }), ErrMoved)
+		require.ErrorIs(t, h.Read(ctx, func(context.Context, *Conn) error { return nil }), ErrMoved)
 		assert.NoFileExists(t, path, "the pool made a new, empty database")
 		if how == "renamed" {
 			// Every commit made before the rename is in the renamed
@@ -89,7 +89,7 @@ func TestWriteToAMovedFileIsRefused(t *testing.T) {
 			holdReaders(t, h, 2)
 
 			moveAway(t, path, how)
-			err := h.Write(ctx, func(c *Conn) error {
+			err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 				return c.Exec("INSERT INTO t(v) VALUES ('lost')")
 			})
 			require.ErrorIs(t, err, ErrMoved)

@@ -50,7 +50,7 @@ func (p *pool) log(level slog.Level, msg string, attrs ...slog.Attr) {
 	l.LogAttrs(context.Background(), level, msg, attrs...)
 }
 
-func (p *pool) logReplaced(c *Conn, r reason, cause error) {
+func (p *pool) logReplaced(c *conn, r reason, cause error) {
 	if p.cfg.logger == nil {
 		return
 	}
@@ -65,7 +65,7 @@ func (p *pool) logReplaced(c *Conn, r reason, cause error) {
 	p.log(level, "sqlitepool: connection closed, replaced on demand", attrs...)
 }
 
-func (p *pool) logRollback(c *Conn) {
+func (p *pool) logRollback(c *conn) {
 	if p.cfg.logger == nil {
 		return
 	}

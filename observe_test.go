@@ -71,7 +71,7 @@ func TestLoggerEvents(t *testing.T) {
 
 func TestNoLoggerNoCaller(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
-	require.NoError(t, h.Read(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 		assert.Empty(t, c.caller, "no stack walk without a logger")
 		return nil
 	}))

@@ -33,7 +33,7 @@ func WithOptimize(every time.Duration) Option {
 }
 
 // optimize runs PRAGMA optimize on the writer c.
-func (p *pool) optimize(c *Conn) error {
+func (p *pool) optimize(c *conn) error {
 	if p.cfg.optimizeEvery == 0 {
 		return nil
 	}

@@ -51,7 +51,7 @@ func WithCacheSize(kib int) Option {
 // as fatal) into an error matching sqlite3.NOMEM, for the pool's helpers: a
 // capped connection that meets a statement too big for it stays usable.
 // Other panics go on.
-func (c *Conn) recoverOOM(errp *error) {
+func (c *conn) recoverOOM(errp *error) {
 	v := recover()
 	if v == nil {
 		return

@@ -43,7 +43,7 @@ func TestPanicWhileHoldingEachKindOfLease(t *testing.T) {
 			panic(boom)
 		}},
 		{"Read", func() {
-			h.Read(ctx, func(c *Conn) error {
+			h.Read(ctx, func(_ context.Context, c *Conn) error {
 				s, err := c.Prep("SELECT id FROM t")
 				require.NoError(t, err)
 				require.True(t, s.Step())
@@ -51,13 +51,13 @@ func TestPanicWhileHoldingEachKindOfLease(t *testing.T) {
 			})
 		}},
 		{"Write", func() {
-			h.Write(ctx, func(c *Conn) error {
+			h.Write(ctx, func(_ context.Context, c *Conn) error {
 				require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('inside')"))
 				panic(boom)
 			})
 		}},
 		{"Exclusive", func() {
-			h.Exclusive(ctx, func(w *Conn, readers []*Conn) error {
+			h.Exclusive(ctx, func(_ context.Context, w *Conn, readers []*Conn) error {
 				require.NoError(t, w.Exec("BEGIN IMMEDIATE; INSERT INTO t(v) VALUES ('inside')"))
 				for _, r := range readers {
 					require.NoError(t, r.Exec("BEGIN; SELECT count(*) FROM t"))
@@ -66,7 +66,7 @@ func TestPanicWhileHoldingEachKindOfLease(t *testing.T) {
 			})
 		}},
 		{"Savepoint", func() {
-			h.Write(ctx, func(c *Conn) error {
+			h.Write(ctx, func(_ context.Context, c *Conn) error {
 				require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('inside')"))
 				return c.Savepoint(func(c *Conn) error {
 					require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('inside')"))
@@ -115,7 +115,7 @@ func TestPanicWhileHoldingEachKindOfLease(t *testing.T) {
 
 			// Every connection is back outside any transaction, and the
 			// pool serves each role.
-			require.NoError(t, h.Exclusive(ctx, func(w *Conn, readers []*Conn) error {
+			require.NoError(t, h.Exclusive(ctx, func(_ context.Context, w *Conn, readers []*Conn) error {
 				for _, c := range append([]*Conn{w}, readers...) {
 					assert.Equal(t, sqlite3.TXN_NONE, c.Raw().TxnState(""), c.Role().String())
 					assert.True(t, c.Raw().GetAutocommit())

@@ -64,12 +64,12 @@ type pool struct {
 
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
-	testHookClean func(*Conn) error
+	testHookClean func(*conn) error
 
 	// anchor keeps an in-memory database alive: the memdb VFS deletes it
 	// when its last connection closes, which replacing a broken writer
 	// while no reader is open would otherwise do. Closed last.
-	anchor *Conn
+	anchor *conn
 }
 
 // slots are the connections of one role.
@@ -78,7 +78,7 @@ type slots struct {
 	max     int     // connections the role may have open
 	open    int     // open, plus being opened
 	inUse   int     // leased, plus being opened or closed
-	idle    []*Conn // LIFO: the warmest connection is reused first
+	idle    []*conn // LIFO: the warmest connection is reused first
 	waiters waitQueue
 	count   counters
 }
@@ -153,13 +153,15 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, e
 	return p, nil
 }
 
-func runInit(ctx context.Context, c *Conn, init InitFunc) (err error) {
+func runInit(ctx context.Context, c *conn, init InitFunc) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return init(ctx, c)
+	l := &Conn{conn: c}
+	defer l.endLease()
+	return init(ctx, l)
 }
 
 func (p *pool) slotsFor(r Role) *slots {
@@ -172,7 +174,7 @@ func (p *pool) slotsFor(r Role) *slots {
 // acquire returns a connection of s's role, waiting in FIFO order when all
 // are in use. The connection's interrupt is set to ctx, so cancelling ctx
 // also stops the statement that runs on it.
-func (p *pool) acquire(ctx context.Context, s *slots) (*Conn, error) {
+func (p *pool) acquire(ctx context.Context, s *slots) (*conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -191,7 +193,7 @@ func (p *pool) acquire(ctx context.Context, s *slots) (*Conn, error) {
 }
 
 // acquireLocked is acquire past its checks, with p.mu held; it unlocks.
-func (p *pool) acquireLocked(ctx context.Context, s *slots) (*Conn, error) {
+func (p *pool) acquireLocked(ctx context.Context, s *slots) (*conn, error) {
 	s.count.acquires++
 	if c := s.takeIdleLocked(); c != nil {
 		probe := s.role == RoleReader && s.count.acquires&(movedProbeEvery-1) == 0
@@ -235,7 +237,7 @@ func (p *pool) acquireTimeoutError() error {
 
 // wait blocks until w is granted a connection or ctx (or the acquire
 // timeout) ends the wait.
-func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*Conn, error) {
+func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*conn, error) {
 	start := time.Now()
 	g, granted, err := p.awaitGrant(ctx, w.ch)
 	waited := time.Since(start)
@@ -309,7 +311,7 @@ func (p *pool) passOnLocked(s *slots, g grant) {
 }
 
 // take turns a grant into a connection.
-func (p *pool) take(ctx context.Context, s *slots, g grant) (*Conn, error) {
+func (p *pool) take(ctx context.Context, s *slots, g grant) (*conn, error) {
 	switch {
 	case g.err != nil:
 		return nil, g.err
@@ -323,7 +325,7 @@ func (p *pool) take(ctx context.Context, s *slots, g grant) (*Conn, error) {
 // openInSlot opens a connection in a slot already counted in s.open and
 // s.inUse; on failure, or a panic from the engine, it frees the slot for
 // the next waiter.
-func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
+func (p *pool) openInSlot(ctx context.Context, s *slots) (c *conn, err error) {
 	defer func() {
 		if c == nil {
 			p.mu.Lock()
@@ -354,8 +356,7 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *Conn, err error) {
 // waiter or to the idle list; if it cannot be cleaned (or the engine panics
 // while cleaning), it is closed, and its slot goes to a waiter that will
 // open a new one.
-func (p *pool) release(c *Conn) {
-	c.endLease()
+func (p *pool) release(c *conn) {
 	s := p.slotsFor(c.role)
 	done := false
 	defer func() {
@@ -415,7 +416,7 @@ func (p *pool) release(c *Conn) {
 
 // setupWriter prepares a new writer for the pool's own work: change
 // notifications, the WAL policy, PRAGMA optimize.
-func (p *pool) setupWriter(c *Conn) error {
+func (p *pool) setupWriter(c *conn) error {
 	p.writerFile.Store(&fileRef{f: c.file})
 	p.hookWriter(c)
 	if err := p.configureWAL(c); err != nil {
@@ -432,7 +433,7 @@ func (p *pool) setupWriter(c *Conn) error {
 // freeing: for the writer, a replacement must not open while the old
 // connection might still hold a lock. close never panics, and its error has
 // nowhere to go: the caller's work is done.
-func (p *pool) discard(s *slots, c *Conn, rolledBack bool, r reason, cause error) {
+func (p *pool) discard(s *slots, c *conn, rolledBack bool, r reason, cause error) {
 	if c.role == RoleWriter && fileMoved(c.file) {
 		c.dropStaleWAL(p.t.dsn)
 	}
@@ -449,7 +450,7 @@ func (p *pool) discard(s *slots, c *Conn, rolledBack bool, r reason, cause error
 }
 
 // putLocked hands a clean connection to the longest waiter, or makes it idle.
-func (p *pool) putLocked(s *slots, c *Conn) {
+func (p *pool) putLocked(s *slots, c *conn) {
 	if w := p.handOverLocked(s, c); w != nil {
 		w.ch <- grant{c: c}
 	}
@@ -457,7 +458,7 @@ func (p *pool) putLocked(s *slots, c *Conn) {
 
 // handOverLocked takes the longest waiter out of s's queue and returns it,
 // for the caller to send c to; with no one waiting, c becomes idle.
-func (p *pool) handOverLocked(s *slots, c *Conn) *waiter {
+func (p *pool) handOverLocked(s *slots, c *conn) *waiter {
 	if w := s.waiters.pop(); w != nil {
 		return w
 	}
@@ -469,7 +470,7 @@ func (p *pool) handOverLocked(s *slots, c *Conn) *waiter {
 
 // takeIdleLocked leases the most recently used idle connection of s, or
 // returns nil if none is idle.
-func (s *slots) takeIdleLocked() *Conn {
+func (s *slots) takeIdleLocked() *conn {
 	n := len(s.idle)
 	if n == 0 {
 		return nil

@@ -17,7 +17,8 @@ var ErrNoRows = errors.New("sqlitepool: no rows in result set")
 // [Conn.Query] or [Handle.Query], or the single row of [Conn.QueryRow] and
 // [Handle.QueryRow], which Scan runs the query for.
 type Row struct {
-	c    *Conn
+	c    *conn
+	l    *Conn         // the lease's Conn it came from; nil for Handle.QueryRow
 	stmt *sqlite3.Stmt // while ranging: the statement positioned on the row
 
 	// QueryRow: Scan runs sql with args; on a handle, on a reader leased
@@ -40,16 +41,16 @@ func (r *Row) Stmt() *sqlite3.Stmt { return r.stmt }
 // apart. For QueryRow, Scan runs the query and returns [ErrNoRows] when it
 // returned no row.
 func (r *Row) Scan(dest ...any) error {
+	if r.l != nil {
+		if err := r.l.live(); err != nil {
+			return err
+		}
+	}
 	switch {
 	case r.stmt != nil:
 		return scanRow(r.c, r.stmt, dest)
 	case r.h != nil:
-		c, err := r.h.conn(r.ctx, &r.h.p.readers)
-		if err != nil {
-			return err
-		}
-		defer r.h.p.release(c)
-		return c.scanOne(r.sql, r.args, dest)
+		return r.h.queryRow(r.ctx, r.sql, r.args, dest)
 	}
 	return r.c.scanOne(r.sql, r.args, dest)
 }
@@ -58,7 +59,7 @@ func (r *Row) Scan(dest ...any) error {
 // itself, even when a release follows: Reset reports the step's error
 // again, and the engine panics on SQLITE_NOMEM, which recoverOOM turns into
 // an error here only.
-func (c *Conn) scanOne(sql string, args, dest []any) (err error) {
+func (c *conn) scanOne(sql string, args, dest []any) (err error) {
 	defer c.recoverOOM(&err)
 	stmt, err := c.query(sql, args)
 	if err != nil {
@@ -85,8 +86,8 @@ func (c *Conn) scanOne(sql string, args, dest []any) (err error) {
 // it, reads the row and ends the statement. A write with RETURNING run
 // outside a transaction commits as its statement ends: Scan then returns
 // the commit's error, if any, as its own.
-func (c *Conn) QueryRow(sql string, args ...any) *Row {
-	return &Row{c: c, sql: sql, args: args}
+func (l *Conn) QueryRow(sql string, args ...any) *Row {
+	return &Row{c: l.conn, l: l, sql: sql, args: args}
 }
 
 // Query runs a query and ranges over its rows:
@@ -109,15 +110,27 @@ func (c *Conn) QueryRow(sql string, args ...any) *Row {
 // stops it (it is done but for the commit), and if the loop breaks out
 // early its commit happens at that reset, where no error can reach the
 // loop; run such writes to the end, or inside [Handle.Write].
-func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
+func (l *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 	return func(yield func(*Row, error) bool) {
+		if err := l.live(); err != nil {
+			yield(nil, err)
+			return
+		}
+		l.rows(l, sql, args, yield)
+	}
+}
+
+// rows runs a query and yields its rows: see Conn.Query. l is the lease
+// whose Conn asked, nil for Handle.Query.
+func (c *conn) rows(l *Conn, sql string, args []any, yield func(*Row, error) bool) {
+	{
 		stmt, err := c.query(sql, args)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		defer stmt.Reset()
-		row := &Row{c: c, stmt: stmt}
+		row := &Row{c: c, l: l, stmt: stmt}
 		// Counted before each step: the loop body may commit writes of its
 		// own, and only a commit of the step that ends the statement lets
 		// its interrupt go.
@@ -143,7 +156,7 @@ func (c *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 
 // stepOn steps a statement past its first row, with the interrupt cleared
 // if uninterrupted (see Query).
-func (c *Conn) stepOn(stmt *sqlite3.Stmt, uninterrupted bool) (more bool) {
+func (c *conn) stepOn(stmt *sqlite3.Stmt, uninterrupted bool) (more bool) {
 	if !uninterrupted {
 		return stmt.Step()
 	}
@@ -156,7 +169,7 @@ func (c *Conn) stepOn(stmt *sqlite3.Stmt, uninterrupted bool) (more bool) {
 // not reused: the nested one gets a statement of its own, finalized on
 // release. A statement the lease had not used yet was reset by the last
 // release, so only one used before is asked (a call into the engine).
-func (c *Conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
+func (c *conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
 	e, again, err := c.prep(sql)
 	if err != nil {
 		return nil, err
@@ -177,7 +190,7 @@ func (c *Conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
 	return stmt, nil
 }
 
-func scanRow(c *Conn, stmt *sqlite3.Stmt, dest []any) error {
+func scanRow(c *conn, stmt *sqlite3.Stmt, dest []any) error {
 	if n := stmt.ColumnCount(); n != len(dest) {
 		return fmt.Errorf("%w: Scan on %q: %d destinations for %d columns", ErrInvalidArgument, c.db, len(dest), n)
 	}
@@ -228,31 +241,52 @@ func columnValue(stmt *sqlite3.Stmt, i int) any {
 }
 
 // Exec runs sql on the writer in a transaction of its own (as [Handle.Write]
-// does) and returns once it committed.
+// does) and returns once it committed. Given a context that holds the
+// writer (fn's inside Write), it runs in that transaction instead.
 func (h *Handle) Exec(ctx context.Context, sql string, args ...any) error {
-	return h.Write(ctx, func(c *Conn) error { return c.Exec(sql, args...) })
+	return h.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec(sql, args...) })
 }
 
 // QueryRow runs a one-row query on a reader when Scan is called, and
-// releases the reader before Scan returns.
+// releases the reader before Scan returns. Given a context that holds a
+// lease of the pool, it runs on the connection held.
 func (h *Handle) QueryRow(ctx context.Context, sql string, args ...any) *Row {
 	return &Row{h: h, ctx: ctx, sql: sql, args: args}
 }
 
+func (h *Handle) queryRow(ctx context.Context, sql string, args, dest []any) error {
+	if held := leaseOf(ctx, h.p); held != nil {
+		return held.nested(ctx, func() error { return held.scanOne(sql, args, dest) })
+	}
+	c, err := h.acquireOpen(ctx, &h.p.readers)
+	if err != nil {
+		return err
+	}
+	defer h.p.release(c)
+	return c.scanOne(sql, args, dest)
+}
+
 // Query runs a query on a reader leased for the iteration, released when it
-// ends (or the loop breaks).
+// ends (or the loop breaks). Given a context that holds a lease of the
+// pool, it runs on the connection held.
 func (h *Handle) Query(ctx context.Context, sql string, args ...any) iter.Seq2[*Row, error] {
 	return func(yield func(*Row, error) bool) {
-		c, err := h.conn(ctx, &h.p.readers)
+		if held := leaseOf(ctx, h.p); held != nil {
+			err := held.nested(ctx, func() error {
+				held.rows(held, sql, args, yield)
+				return nil
+			})
+			if err != nil {
+				yield(nil, err)
+			}
+			return
+		}
+		c, err := h.acquireOpen(ctx, &h.p.readers)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		defer h.p.release(c)
-		for row, err := range c.Query(sql, args...) {
-			if !yield(row, err) {
-				return
-			}
-		}
+		c.rows(nil, sql, args, yield)
 	}
 }

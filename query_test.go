@@ -13,7 +13,7 @@ import (
 
 func seed(t *testing.T, h *Handle, n int) {
 	t.Helper()
-	require.NoError(t, h.Write(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 		for i := 1; i <= n; i++ {
 			if err := c.Exec("INSERT INTO t(id, v) VALUES (?, ?)", i, i*10); err != nil {
 				return err
@@ -98,7 +98,7 @@ func TestQueryIterates(t *testing.T) {
 	assert.Equal(t, 1, errs)
 
 	// The same query nested in its own iteration gets its own statement.
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		var pairs int
 		for outer, err := range c.Query("SELECT id FROM t WHERE id <= ?", 2) {
 			require.NoError(t, err)
@@ -159,12 +159,12 @@ func TestStatementCache(t *testing.T) {
 	ctx := context.Background()
 
 	var first *sqlite3.Stmt
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		s, err := c.Prep("SELECT v FROM t WHERE id = ?")
 		first = s
 		return err
 	}))
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		s, err := c.Prep("SELECT v FROM t WHERE id = ?")
 		require.NoError(t, err)
 		assert.Same(t, first, s, "the next lease gets the prepared statement back")
@@ -172,12 +172,12 @@ func TestStatementCache(t *testing.T) {
 	}))
 
 	t.Run("bindings-cleared-on-release", func(t *testing.T) {
-		require.NoError(t, h.Read(ctx, func(c *Conn) error {
+		require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 			s, err := c.Prep("SELECT ?")
 			require.NoError(t, err)
 			return s.BindInt(1, 5)
 		}))
-		require.NoError(t, h.Read(ctx, func(c *Conn) error {
+		require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 			s, err := c.Prep("SELECT ?")
 			require.NoError(t, err)
 			require.True(t, s.Step())
@@ -188,7 +188,7 @@ func TestStatementCache(t *testing.T) {
 
 	t.Run("lru-eviction-finalizes", func(t *testing.T) {
 		var kept *Conn
-		require.NoError(t, h.Read(ctx, func(c *Conn) error {
+		require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 			kept = c
 			var stmts []*sqlite3.Stmt
 			for i := range 10 {
@@ -216,7 +216,7 @@ func TestStatementCache(t *testing.T) {
 	t.Run("size-zero-keeps-nothing", func(t *testing.T) {
 		h0 := openT(t, tempDB(t), createTable, WithStmtCacheSize(0), WithReaders(1))
 		var kept *Conn
-		require.NoError(t, h0.Read(ctx, func(c *Conn) error {
+		require.NoError(t, h0.Read(ctx, func(_ context.Context, c *Conn) error {
 			kept = c
 			_, err := c.Prep("SELECT 1")
 			return err
@@ -225,7 +225,7 @@ func TestStatementCache(t *testing.T) {
 	})
 
 	t.Run("prep-rejects-scripts-and-empty", func(t *testing.T) {
-		require.NoError(t, h.Read(ctx, func(c *Conn) error {
+		require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 			_, err := c.Prep("SELECT 1; SELECT 2")
 			assert.ErrorIs(t, err, ErrInvalidArgument)
 			_, err = c.Prep(" -- nothing")
@@ -242,14 +242,14 @@ func TestCachedStatementSurvivesSchemaChange(t *testing.T) {
 	seed(t, h, 2)
 	ctx := context.Background()
 	const q = "SELECT * FROM t ORDER BY id"
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		s, err := c.Prep(q)
 		require.NoError(t, err)
 		assert.Equal(t, 2, s.ColumnCount())
 		return nil
 	}))
 	require.NoError(t, h.Exec(ctx, "ALTER TABLE t ADD COLUMN w DEFAULT 'new'"))
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		s, err := c.Prep(q)
 		require.NoError(t, err)
 		require.True(t, s.Step(), s.Err())
@@ -266,7 +266,7 @@ func TestReleaseAfterPanicInHalfSteppedQuery(t *testing.T) {
 	ctx := context.Background()
 	var c0 *Conn
 	assert.Panics(t, func() {
-		h.Read(ctx, func(c *Conn) error {
+		h.Read(ctx, func(_ context.Context, c *Conn) error {
 			c0 = c
 			s, err := c.Prep("SELECT id FROM t")
 			require.NoError(t, err)
@@ -274,7 +274,7 @@ func TestReleaseAfterPanicInHalfSteppedQuery(t *testing.T) {
 			panic("half way")
 		})
 	})
-	assert.Equal(t, sqlite3.TXN_NONE, c0.Raw().TxnState("main"))
+	assert.Equal(t, sqlite3.TXN_NONE, c0.raw.TxnState("main"))
 	var n int
 	require.NoError(t, h.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n))
 	assert.Equal(t, 3, n)
@@ -287,7 +287,7 @@ func TestQueryInterruptedByDeadline(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	var n int64
-	err := h.Read(ctx, func(c *Conn) error {
+	err := h.Read(ctx, func(_ context.Context, c *Conn) error {
 		return c.QueryRow("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r").Scan(&n)
 	})
 	elapsed := time.Since(start)
@@ -306,7 +306,7 @@ func TestReadSeesOneSnapshot(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
 	seed(t, h, 1)
 	ctx := context.Background()
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		var before, after int
 		require.NoError(t, c.QueryRow("SELECT count(*) FROM t").Scan(&before))
 		// The writer commits while the snapshot is held.
@@ -365,7 +365,7 @@ func TestSavepointNestsInWrite(t *testing.T) {
 	h := openT(t, tempDB(t), createTable)
 	ctx := context.Background()
 	boom := errors.New("inner failed")
-	require.NoError(t, h.Write(ctx, func(c *Conn) error {
+	require.NoError(t, h.Write(ctx, func(_ context.Context, c *Conn) error {
 		require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('outer')"))
 		err := c.Savepoint(func(c *Conn) error {
 			require.NoError(t, c.Exec("INSERT INTO t(v) VALUES ('inner-dropped')"))
@@ -398,8 +398,8 @@ func TestSavepointNestsInWrite(t *testing.T) {
 // cachedStmts counts c's prepared statements but its own BEGIN and COMMIT.
 func cachedStmts(c *Conn) int {
 	n := 0
-	for s := range c.Raw().Stmts() {
-		if s != c.begin && s != c.commit && s != c.pin {
+	for s := range c.raw.Stmts() {
+		if s != c.beginStmt && s != c.commitStmt && s != c.pin {
 			n++
 		}
 	}

@@ -56,14 +56,14 @@ func TestCloseRacingOpen(t *testing.T) {
 					h.Close()
 					return
 				}
-				err = h.Write(context.Background(), func(c *Conn) error {
+				err = h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 					return c.Exec("INSERT INTO t(v) VALUES (?)", g)
 				})
 				if assert.NoError(t, err) {
 					writes.Add(1)
 				}
 				if rng.IntN(2) == 0 {
-					assert.NoError(t, h.Read(context.Background(), func(c *Conn) error {
+					assert.NoError(t, h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 						return c.Exec("SELECT count(*) FROM t")
 					}))
 				}
@@ -104,7 +104,7 @@ func TestLeaseStress(t *testing.T) {
 				}
 				switch rng.IntN(5) {
 				case 0, 1:
-					err := h.Write(ctx, func(c *Conn) error {
+					err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 						return c.Exec("INSERT INTO t(v) VALUES (?)", g)
 					})
 					if err == nil {
@@ -113,7 +113,7 @@ func TestLeaseStress(t *testing.T) {
 						assert.ErrorIs(t, err, ctx.Err(), "only a context may stop a write")
 					}
 				case 2:
-					err := h.Write(ctx, func(c *Conn) error {
+					err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 						if err := c.Exec("INSERT INTO t(v) VALUES ('never')"); err != nil {
 							return err
 						}
@@ -123,7 +123,7 @@ func TestLeaseStress(t *testing.T) {
 				case 3:
 					func() {
 						defer func() { recover() }()
-						h.Read(ctx, func(c *Conn) error {
+						h.Read(ctx, func(_ context.Context, c *Conn) error {
 							stmt, _, err := c.Raw().Prepare("SELECT v FROM t")
 							if err != nil {
 								return err

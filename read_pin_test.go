@@ -32,7 +32,7 @@ func commitRow(t *testing.T, h *Handle) {
 // the writer makes during it.
 func requireReadHoldsSnapshot(t *testing.T, h *Handle) {
 	t.Helper()
-	require.NoError(t, h.Read(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 		before := countT(t, c)
 		commitRow(t, h)
 		assert.Equal(t, before, countT(t, c), "Read saw a commit made during it")
@@ -215,7 +215,7 @@ func TestReadPinHoldsWhateverFnRuns(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var before int
 			require.NoError(t, h.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&before))
-			require.NoError(t, h.Read(ctx, func(c *Conn) error {
+			require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 				// The snapshot is taken when fn starts, before any read.
 				commitRow(t, h)
 				require.NoError(t, way(c))
@@ -226,7 +226,7 @@ func TestReadPinHoldsWhateverFnRuns(t *testing.T) {
 				assert.Equal(t, before, countT(t, c), "Read saw a commit made during it")
 				return nil
 			}))
-			require.NoError(t, h.Read(ctx, func(c *Conn) error {
+			require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 				assert.Equal(t, before+3, countT(t, c), "the next Read sees every commit")
 				return nil
 			}))
@@ -242,16 +242,16 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 	errMine := errors.New("mine")
 	ends := map[string]func(t *testing.T, h *Handle) error{
 		"normally": func(t *testing.T, h *Handle) error {
-			return h.Read(context.Background(), func(c *Conn) error {
+			return h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 				countT(t, c)
 				return nil
 			})
 		},
 		"without a statement": func(t *testing.T, h *Handle) error {
-			return h.Read(context.Background(), func(c *Conn) error { return nil })
+			return h.Read(context.Background(), func(_ context.Context, c *Conn) error { return nil })
 		},
 		"with an error": func(t *testing.T, h *Handle) error {
-			err := h.Read(context.Background(), func(c *Conn) error {
+			err := h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 				countT(t, c)
 				return errMine
 			})
@@ -266,13 +266,13 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 					err = errors.New("the panic did not go on")
 				}
 			}()
-			return h.Read(context.Background(), func(c *Conn) error {
+			return h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 				countT(t, c)
 				panic("boom")
 			})
 		},
 		"with a query left running": func(t *testing.T, h *Handle) error {
-			return h.Read(context.Background(), func(c *Conn) error {
+			return h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 				s, err := c.Prep("SELECT v FROM t")
 				require.NoError(t, err)
 				require.True(t, s.Step())
@@ -281,7 +281,7 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 		},
 		"with a raw statement left running": func(t *testing.T, h *Handle) error {
 			var s *sqlite3.Stmt
-			err := h.Read(context.Background(), func(c *Conn) (err error) {
+			err := h.Read(context.Background(), func(_ context.Context, c *Conn) (err error) {
 				s, _, err = c.Raw().Prepare("SELECT v FROM t")
 				require.NoError(t, err)
 				require.True(t, s.Step())
@@ -293,7 +293,7 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 			return err
 		},
 		"with its own transaction left open": func(t *testing.T, h *Handle) error {
-			return h.Read(context.Background(), func(c *Conn) error {
+			return h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 				require.NoError(t, c.Raw().Exec("BEGIN; SELECT v FROM t"))
 				return nil
 			})
@@ -301,7 +301,7 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 		"with ctx cancelled during fn": func(t *testing.T, h *Handle) error {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			err := h.Read(ctx, func(c *Conn) error {
+			err := h.Read(ctx, func(_ context.Context, c *Conn) error {
 				countT(t, c)
 				cancel()
 				var n int
@@ -316,7 +316,7 @@ func TestReadLeavesNoSnapshot(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
 			ran := false
-			err := h.Read(ctx, func(c *Conn) error { ran = true; return nil })
+			err := h.Read(ctx, func(_ context.Context, c *Conn) error { ran = true; return nil })
 			if ran || !errors.Is(err, context.Canceled) {
 				return errors.Join(errors.New("want context.Canceled without fn"), err)
 			}
@@ -341,7 +341,7 @@ func TestReadPinInterruptedQuery(t *testing.T) {
 	seed(t, h, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	err := h.Read(ctx, func(c *Conn) error {
+	err := h.Read(ctx, func(_ context.Context, c *Conn) error {
 		var n int
 		return c.QueryRow("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM r) SELECT count(*) FROM r, t").Scan(&n)
 	})
@@ -367,14 +367,14 @@ func TestReadPinAcrossSchemaChanges(t *testing.T) {
 		defer s.Reset()
 		return s.ColumnCount()
 	}
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, 2, columns(c))
 		return nil
 	}))
 
 	// Between two Reads: the cached statement is prepared again.
 	require.NoError(t, h.Exec(ctx, "ALTER TABLE t ADD COLUMN w DEFAULT 7"))
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, 3, columns(c))
 		var w int
 		require.NoError(t, c.QueryRow("SELECT w FROM t WHERE id = 1").Scan(&w))
@@ -383,7 +383,7 @@ func TestReadPinAcrossSchemaChanges(t *testing.T) {
 	}))
 
 	// During a Read: invisible to it, the schema and the rows alike.
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		require.NoError(t, h.Exec(ctx, "ALTER TABLE t ADD COLUMN x DEFAULT 8; CREATE TABLE u(a); INSERT INTO u VALUES (1)"))
 		assert.Equal(t, 3, columns(c), "Read saw a schema change made during it")
 		err := c.QueryRow("SELECT count(*) FROM u").Scan(new(int))
@@ -391,7 +391,7 @@ func TestReadPinAcrossSchemaChanges(t *testing.T) {
 		assert.Equal(t, 3, columns(c), "a failed prepare ended the snapshot")
 		return nil
 	}))
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, 4, columns(c))
 		var a int
 		require.NoError(t, c.QueryRow("SELECT a FROM u").Scan(&a))
@@ -400,13 +400,13 @@ func TestReadPinAcrossSchemaChanges(t *testing.T) {
 	}))
 
 	// A table dropped and made again with other columns during a Read.
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		require.NoError(t, h.Exec(ctx, "DROP TABLE t; CREATE TABLE t(id INTEGER PRIMARY KEY, v)"))
 		assert.Equal(t, 4, columns(c), "Read saw a table made again during it")
 		assert.Equal(t, 2, countT(t, c))
 		return nil
 	}))
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, 2, columns(c))
 		assert.Equal(t, 0, countT(t, c))
 		return nil
@@ -414,36 +414,42 @@ func TestReadPinAcrossSchemaChanges(t *testing.T) {
 	requireNoSnapshotLeft(t, h)
 }
 
-// TestReadPinNested: a Read nested in a Write (with Conn.Context) does not
-// see the writer's transaction, a Read nested in a Read takes its own
-// snapshot, and a Write nested in a Read is invisible to it.
+// TestReadPinNested: a Read nested in a Write (with fn's context) sees the
+// writer's transaction, a Read nested in a Read shares its snapshot, and a
+// Write nested in a Read is invisible to it.
 func TestReadPinNested(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(2))
 	seed(t, h, 2)
 	ctx := context.Background()
-	require.NoError(t, h.Write(ctx, func(w *Conn) error {
+	require.NoError(t, h.Write(ctx, func(ctx context.Context, w *Conn) error {
 		require.NoError(t, w.Exec("INSERT INTO t(v) VALUES (1)"))
-		return h.Read(w.Context(), func(r *Conn) error {
-			assert.Equal(t, 2, countT(t, r), "Read saw a transaction not committed")
+		return h.Read(ctx, func(_ context.Context, r *Conn) error {
+			assert.Same(t, w, r, "served on the writer held")
+			assert.Equal(t, 3, countT(t, r), "a nested Read sees the transaction's own writes")
 			return nil
 		})
 	}))
-	require.NoError(t, h.Read(ctx, func(outer *Conn) error {
+	require.NoError(t, h.Read(ctx, func(rctx context.Context, outer *Conn) error {
 		assert.Equal(t, 3, countT(t, outer))
-		require.NoError(t, h.Write(outer.Context(), func(w *Conn) error {
+		require.NoError(t, h.Write(rctx, func(_ context.Context, w *Conn) error {
 			return w.Exec("INSERT INTO t(v) VALUES (1)")
 		}))
-		require.NoError(t, h.Read(outer.Context(), func(inner *Conn) error {
-			assert.Equal(t, 4, countT(t, inner), "a Read begun later missed a commit")
-			commitRow(t, h)
-			assert.Equal(t, 4, countT(t, inner), "Read saw a commit made during it")
+		require.NoError(t, h.Read(rctx, func(_ context.Context, inner *Conn) error {
+			assert.Same(t, outer, inner, "served on the reader held")
+			assert.Equal(t, 3, countT(t, inner), "a nested Read shares the outer snapshot")
 			return nil
 		}))
 		assert.Equal(t, 3, countT(t, outer), "Read saw a commit made during it")
+		// A Read of its own (a context without the lease) sees the commit.
+		require.NoError(t, h.Read(ctx, func(_ context.Context, other *Conn) error {
+			assert.NotSame(t, outer.conn, other.conn)
+			assert.Equal(t, 4, countT(t, other))
+			return nil
+		}))
 		return nil
 	}))
 	requireIdle(t, h)
-	assert.Equal(t, int64(5), readInt(t, h, "SELECT count(*) FROM t"))
+	assert.Equal(t, int64(4), readInt(t, h, "SELECT count(*) FROM t"))
 }
 
 // TestReadPinAfterExclusive: Read works after an Exclusive section that
@@ -452,14 +458,14 @@ func TestReadPinAfterExclusive(t *testing.T) {
 	h := openT(t, tempDB(t), createTable, WithReaders(2))
 	seed(t, h, 3)
 	ctx := context.Background()
-	require.NoError(t, h.Read(ctx, func(c *Conn) error { countT(t, c); return nil }))
-	require.NoError(t, h.Exclusive(ctx, func(w *Conn, readers []*Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error { countT(t, c); return nil }))
+	require.NoError(t, h.Exclusive(ctx, func(_ context.Context, w *Conn, readers []*Conn) error {
 		for _, r := range readers {
 			assert.Equal(t, sqlite3.TXN_NONE, r.Raw().TxnState(""))
 		}
 		return w.Exec("DELETE FROM t WHERE id = 1; VACUUM; PRAGMA wal_checkpoint(TRUNCATE)")
 	}))
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, 2, countT(t, c))
 		commitRow(t, h)
 		assert.Equal(t, 2, countT(t, c), "Read saw a commit made during it")
@@ -476,7 +482,7 @@ func TestReadPinInMemory(t *testing.T) {
 			h := openT(t, name, createTable, WithReaders(1))
 			seed(t, h, 3)
 			ctx := context.Background()
-			require.NoError(t, h.Read(ctx, func(c *Conn) error {
+			require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 				assert.Equal(t, 3, countT(t, c))
 				require.NoError(t, c.Exec("SELECT v FROM t"))
 				assert.Equal(t, 3, countT(t, c))
@@ -487,7 +493,7 @@ func TestReadPinInMemory(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, sqlite3.TXN_NONE, l.Conn().Raw().TxnState(""))
 			l.Release()
-			require.NoError(t, h.Read(ctx, func(c *Conn) error {
+			require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 				assert.Equal(t, 4, countT(t, c))
 				return nil
 			}))
@@ -501,8 +507,8 @@ func TestReadPinInMemory(t *testing.T) {
 func TestReadPinInMemoryNestedWrite(t *testing.T) {
 	h := openT(t, "file:/"+t.Name()+"?vfs=memdb", createTable, WithReaders(1), WithBusyTimeout(200*time.Millisecond))
 	seed(t, h, 1)
-	err := h.Read(context.Background(), func(c *Conn) error {
-		return h.Write(c.Context(), func(w *Conn) error { return w.Exec("INSERT INTO t(v) VALUES (1)") })
+	err := h.Read(context.Background(), func(_ context.Context, c *Conn) error {
+		return h.Write(c.Context(), func(_ context.Context, w *Conn) error { return w.Exec("INSERT INTO t(v) VALUES (1)") })
 	})
 	require.NoError(t, err, "a Write inside a Read that has read nothing yet")
 	assert.Equal(t, int64(2), readInt(t, h, "SELECT count(*) FROM t"))
@@ -515,7 +521,7 @@ func TestReadPinIsNotACachedStatement(t *testing.T) {
 	seed(t, h, 2)
 	ctx := context.Background()
 	for range 3 {
-		require.NoError(t, h.Read(ctx, func(c *Conn) error {
+		require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 			assert.Equal(t, 2, countT(t, c))
 			var v int
 			require.NoError(t, c.QueryRow("SELECT v FROM t WHERE id = 1").Scan(&v))
@@ -562,7 +568,7 @@ func TestReadPinHoldsAttachedDatabases(t *testing.T) {
 		require.NoError(t, c.QueryRow("SELECT count(*) FROM aux.t").Scan(&n))
 		return n
 	}
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		before := countAux(c)
 		commitRow(t, aux)
 		assert.Equal(t, before, countAux(c), "Read saw a commit to an attached database made during it")
@@ -571,7 +577,7 @@ func TestReadPinHoldsAttachedDatabases(t *testing.T) {
 		assert.Equal(t, before, countAux(c), "Read saw a commit to an attached database made during it")
 		return nil
 	}))
-	require.NoError(t, h.Read(ctx, func(c *Conn) error {
+	require.NoError(t, h.Read(ctx, func(_ context.Context, c *Conn) error {
 		assert.Equal(t, 4, countAux(c), "the next Read sees every commit")
 		return nil
 	}))

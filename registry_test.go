@@ -95,7 +95,7 @@ func TestInitErrorReachesWaitersThenRetrySucceeds(t *testing.T) {
 	assert.False(t, registered(t, path), "a failed init leaves no entry")
 
 	h := openT(t, path, createTable)
-	require.NoError(t, h.Write(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 		return c.Exec("INSERT INTO t(v) VALUES (1)")
 	}))
 }
@@ -151,7 +151,7 @@ func TestCreatorCancelledWaiterRetries(t *testing.T) {
 	h := <-waiter
 	require.NotNil(t, h)
 	defer h.Close()
-	require.NoError(t, h.Write(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 		return c.Exec("INSERT INTO t(v) VALUES (1)") // the waiter's own init ran
 	}))
 }
@@ -175,7 +175,7 @@ func TestOpensOfDifferentDatabasesDoNotWait(t *testing.T) {
 	// slow.db is inside init; another database opens, is used and closes.
 	h, err := Open(filepath.Join(dir, "fast.db"), createTable)
 	require.NoError(t, err)
-	require.NoError(t, h.Write(context.Background(), func(c *Conn) error {
+	require.NoError(t, h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 		return c.Exec("INSERT INTO t(v) VALUES (1)")
 	}))
 	require.NoError(t, h.Close())
@@ -203,13 +203,13 @@ func TestHandleCloseIsIdempotentAndPerHandle(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 	_, err = a.Writer(ctx)
 	assert.ErrorIs(t, err, ErrClosed)
-	assert.ErrorIs(t, a.Read(ctx, func(*Conn) error { return nil }), ErrClosed)
-	assert.ErrorIs(t, a.Write(ctx, func(*Conn) error { return nil }), ErrClosed)
-	require.NoError(t, b.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
+	assert.ErrorIs(t, a.Read(ctx, func(context.Context, *Conn) error { return nil }), ErrClosed)
+	assert.ErrorIs(t, a.Write(ctx, func(context.Context, *Conn) error { return nil }), ErrClosed)
+	require.NoError(t, b.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
 
 	require.NoError(t, b.Close())
 	assert.False(t, registered(t, path))
-	assert.ErrorIs(t, b.Read(ctx, func(*Conn) error { return nil }), ErrClosed)
+	assert.ErrorIs(t, b.Read(ctx, func(context.Context, *Conn) error { return nil }), ErrClosed)
 }
 
 func TestLastCloseWaitsForLeases(t *testing.T) {
@@ -360,7 +360,7 @@ func TestMemoryIsPrivatePerOpenAndSharedWithinPool(t *testing.T) {
 	b := openT(t, "file::memory:", createTable)
 	assert.NotSame(t, a.p, b.p)
 	ctx := context.Background()
-	require.NoError(t, a.Write(ctx, func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1), (2)") }))
+	require.NoError(t, a.Write(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1), (2)") }))
 
 	// Every reader of a sees the writer's rows: hold three readers at once
 	// so three distinct connections answer.
@@ -383,7 +383,7 @@ func TestNamedMemdbIsSharedByName(t *testing.T) {
 	a := openT(t, name, createTable)
 	b := openT(t, name, nil)
 	assert.Same(t, a.p, b.p)
-	require.NoError(t, a.Write(context.Background(), func(c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
+	require.NoError(t, a.Write(context.Background(), func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") }))
 	assert.Equal(t, int64(1), readInt(t, b, "SELECT count(*) FROM t"))
 }
 

@@ -27,7 +27,7 @@ const DefaultFileMode os.FileMode = 0o600
 // file someone else made cannot run the application's own SQL functions.
 // This engine's build already has trusted_schema off; setting it states
 // the pool's default whatever the build.
-func (c *Conn) harden(cfg *config) error {
+func (c *conn) harden(cfg *config) error {
 	if _, err := c.raw.Config(sqlite3.DBCONFIG_DEFENSIVE, cfg.defensive); err != nil {
 		return fmt.Errorf("defensive mode: %w", err)
 	}

@@ -59,7 +59,7 @@ func TestDefensiveRefusesSchemaWrites(t *testing.T) {
 	for _, defensive := range []bool{true, false} {
 		t.Run("defensive="+strconv.FormatBool(defensive), func(t *testing.T) {
 			h := openT(t, tempDB(t), createTable, WithDefensive(defensive))
-			err := h.Write(ctx, func(c *Conn) error {
+			err := h.Write(ctx, func(_ context.Context, c *Conn) error {
 				return c.Exec("PRAGMA writable_schema = ON; " + poke)
 			})
 			if defensive {
@@ -233,7 +233,7 @@ func TestEveryKindOfWriteThroughAReaderFails(t *testing.T) {
 	var failedExec, failedRaw int
 	for _, sql := range writes {
 		t.Run(sql, func(t *testing.T) {
-			err := h.Read(ctx, func(c *Conn) error { return c.Exec(sql) })
+			err := h.Read(ctx, func(_ context.Context, c *Conn) error { return c.Exec(sql) })
 			if sql == "PRAGMA wal_checkpoint(TRUNCATE)" {
 				// The pragma reports a busy checkpoint in its row, not as
 				// an error: what matters is that nothing changed.

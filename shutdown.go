@@ -66,7 +66,7 @@ func (p *pool) closeConns() error {
 	p.notify.closeAll()
 
 	p.mu.Lock()
-	var conns []*Conn
+	var conns []*conn
 	for _, s := range []*slots{&p.readers, &p.writer} {
 		conns = append(conns, s.idle...)
 		s.count.closed += uint64(len(s.idle))

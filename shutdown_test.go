@@ -53,7 +53,7 @@ func TestCloseContextInterruptsARunningQuery(t *testing.T) {
 	running := make(chan struct{})
 	queryErr := make(chan error, 1)
 	go func() {
-		queryErr <- h.Read(context.Background(), func(c *Conn) error {
+		queryErr <- h.Read(context.Background(), func(_ context.Context, c *Conn) error {
 			close(running)
 			var n int64
 			return c.QueryRow(endless).Scan(&n)
@@ -89,7 +89,7 @@ func TestCloseContextRollsBackAWriteStillOut(t *testing.T) {
 	proceed := make(chan struct{})
 	writeErr := make(chan error, 1)
 	go func() {
-		writeErr <- h.Write(context.Background(), func(c *Conn) error {
+		writeErr <- h.Write(context.Background(), func(_ context.Context, c *Conn) error {
 			if err := c.Exec("INSERT INTO t(v) VALUES ('before')"); err != nil {
 				return err
 			}

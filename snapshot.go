@@ -19,7 +19,7 @@ const pinSQL = "PRAGMA schema_version"
 // fn may still begin and end a transaction of its own (Conn.Begin,
 // Conn.Savepoint): the pin keeps the snapshot either way; release rolls
 // back whatever fn leaves open.
-func (c *Conn) inSnapshot(fn func(*Conn) error) error {
+func (c *conn) inSnapshot(fn func() error) error {
 	pin, err := c.ownStmt(&c.pin, pinSQL)
 	if err == nil && !pin.Step() {
 		err = c.wrap(pin.Err())
@@ -34,6 +34,10 @@ func (c *Conn) inSnapshot(fn func(*Conn) error) error {
 	// Reset ends the snapshot (with fn's statements, which release resets)
 	// even if fn panics. Its error would be a step's, and the pin's step
 	// succeeded.
-	defer pin.Reset()
-	return fn(c)
+	c.snapshot = true
+	defer func() {
+		c.snapshot = false
+		pin.Reset()
+	}()
+	return fn()
 }

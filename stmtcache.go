@@ -32,12 +32,8 @@ type cachedStmt struct {
 	inUse      bool // listed in stmtCache.used
 }
 
-// Prep returns a prepared statement for sql from the connection's cache,
-// preparing it (with SQLITE_PREPARE_PERSISTENT) on first use. The statement
-// belongs to the cache: do not Close it, and do not keep it past the lease.
-// On release it is reset and its bindings cleared. sql must hold exactly one
-// statement.
-func (c *Conn) Prep(sql string) (*sqlite3.Stmt, error) {
+// prepared is Conn.Prep.
+func (c *conn) prepared(sql string) (*sqlite3.Stmt, error) {
 	e, _, err := c.prep(sql)
 	if err != nil {
 		return nil, err
@@ -61,7 +57,7 @@ func (e *cachedStmt) single(db, op string) (*sqlite3.Stmt, error) {
 // the front. A multi-statement script is cached as an entry without stmt so
 // that Exec does not parse it twice to learn that. again reports whether
 // the lease had used the statement before: only then can it be running.
-func (c *Conn) prep(sql string) (e *cachedStmt, again bool, err error) {
+func (c *conn) prep(sql string) (e *cachedStmt, again bool, err error) {
 	k := &c.cache
 	// The statement used last is the likeliest: a loop of the same query
 	// skips hashing its text.

@@ -418,7 +418,7 @@ func (w *stressWorker) close() {
 // read counts the rows twice in one Read: both see the same snapshot,
 // whatever the writer commits meanwhile.
 func (w *stressWorker) read(ctx context.Context) error {
-	return w.h.Read(ctx, func(c *Conn) error {
+	return w.h.Read(ctx, func(_ context.Context, c *Conn) error {
 		var a, b int64
 		if err := c.QueryRow("SELECT count(*) FROM t").Scan(&a); err != nil {
 			return err
@@ -463,7 +463,7 @@ func (w *stressWorker) query(ctx context.Context) error {
 func (w *stressWorker) write(ctx context.Context) error {
 	id := w.s.nextID.Add(1)
 	fail := w.rng.IntN(8) == 0
-	err := w.h.Write(ctx, func(c *Conn) error {
+	err := w.h.Write(ctx, func(_ context.Context, c *Conn) error {
 		if err := c.Exec("INSERT INTO t(id, v) VALUES (?, 'write')", id); err != nil {
 			return err
 		}
@@ -488,7 +488,7 @@ func (w *stressWorker) nested(ctx context.Context) error {
 	mode := w.rng.IntN(3)
 	readInside := w.rng.IntN(4) == 0
 	innerKept := false
-	err := w.h.Write(ctx, func(c *Conn) error {
+	err := w.h.Write(ctx, func(_ context.Context, c *Conn) error {
 		innerKept = false
 		if err := c.Exec("INSERT INTO t(id, v) VALUES (?, 'outer')", outer); err != nil {
 			return err
@@ -510,7 +510,7 @@ func (w *stressWorker) nested(ctx context.Context) error {
 		}
 		innerKept = err == nil
 		if readInside {
-			return w.h.Read(c.Context(), func(r *Conn) error {
+			return w.h.Read(c.Context(), func(_ context.Context, r *Conn) error {
 				var n int64
 				return r.QueryRow("SELECT count(*) FROM t").Scan(&n)
 			})
@@ -604,7 +604,7 @@ func (w *stressWorker) readerLease(ctx context.Context) error {
 // exclusive truncates the WAL, or counts the rows on every reader.
 func (w *stressWorker) exclusive(ctx context.Context) error {
 	truncate := w.rng.IntN(2) == 0
-	return w.h.Exclusive(ctx, func(wr *Conn, readers []*Conn) error {
+	return w.h.Exclusive(ctx, func(_ context.Context, wr *Conn, readers []*Conn) error {
 		if truncate {
 			return wr.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 		}
@@ -632,25 +632,25 @@ func (w *stressWorker) panicking(ctx context.Context) error {
 		switch n := w.rng.IntN(20); {
 		case n < 9:
 			where = "Read"
-			w.h.Read(ctx, func(c *Conn) error {
+			w.h.Read(ctx, func(_ context.Context, c *Conn) error {
 				var x int64
 				c.QueryRow("SELECT count(*) FROM t").Scan(&x)
 				panic("in Read")
 			})
 		case n < 19:
 			where = "Write"
-			w.h.Write(ctx, func(c *Conn) error {
+			w.h.Write(ctx, func(_ context.Context, c *Conn) error {
 				c.Exec("INSERT INTO t(id, v) VALUES (?, 'panicked')", id)
 				panic("in Write")
 			})
 		default:
 			where = "Exclusive"
-			w.h.Exclusive(ctx, func(*Conn, []*Conn) error { panic("in Exclusive") })
+			w.h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { panic("in Exclusive") })
 		}
 	}()
 	w.s.rejected.Add(1) // the Write that panicked, or no write at all
 	// The pool serves after the panic, its connections clean.
-	err := w.h.Read(w.s.root, func(c *Conn) error {
+	err := w.h.Read(w.s.root, func(_ context.Context, c *Conn) error {
 		var n int64
 		return c.QueryRow("SELECT count(*) FROM t").Scan(&n)
 	})

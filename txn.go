@@ -20,19 +20,30 @@ type Tx struct {
 	c *Conn
 }
 
-// Begin starts a transaction: BEGIN IMMEDIATE on the writer (the write lock
-// is taken at once, so the transaction cannot fail halfway with
-// SQLITE_BUSY), a deferred BEGIN on a reader (its first read pins the
-// snapshot every later statement of the transaction sees).
-func (c *Conn) Begin() (Tx, error) {
+// begin starts a transaction of c's role: see Conn.Begin.
+func (c *conn) begin() error {
 	sql := "BEGIN"
 	if c.role == RoleWriter {
 		sql = "BEGIN IMMEDIATE"
 	}
-	if err := c.execOwn(&c.begin, sql); err != nil {
-		return Tx{}, fmt.Errorf("sqlitepool: begin on %q: %w", c.db, err)
+	if err := c.execOwn(&c.beginStmt, sql); err != nil {
+		return fmt.Errorf("sqlitepool: begin on %q: %w", c.db, err)
 	}
-	return Tx{c}, nil
+	return nil
+}
+
+// Begin starts a transaction: BEGIN IMMEDIATE on the writer (the write lock
+// is taken at once, so the transaction cannot fail halfway with
+// SQLITE_BUSY), a deferred BEGIN on a reader (its first read pins the
+// snapshot every later statement of the transaction sees).
+func (l *Conn) Begin() (Tx, error) {
+	if err := l.live(); err != nil {
+		return Tx{}, err
+	}
+	if err := l.begin(); err != nil {
+		return Tx{}, err
+	}
+	return Tx{l}, nil
 }
 
 // End commits the transaction if *errp is nil and no panic is under way,
@@ -41,15 +52,33 @@ func (c *Conn) Begin() (Tx, error) {
 // started, the context no longer stops it. A panic goes on after the
 // rollback. Call End only with defer.
 func (tx Tx) End(errp *error) {
+	if err := tx.c.live(); err != nil {
+		if *errp == nil {
+			*errp = err
+		}
+		return
+	}
 	v := recover()
+	tx.c.finish(errp, v)
+}
+
+// endTx is Tx.End for a transaction begun with begin. It must be called
+// with defer, for recover to see a panic.
+func (c *conn) endTx(errp *error) {
+	c.finish(errp, recover())
+}
+
+// finish commits if *errp is nil and v (a recovered panic) is nil, and
+// rolls back otherwise; then the panic goes on.
+func (c *conn) finish(errp *error, v any) {
 	if v == nil && *errp == nil {
-		err := tx.c.ending(func() error { return tx.c.execOwn(&tx.c.commit, "COMMIT") })
+		err := c.ending(func() error { return c.execOwn(&c.commitStmt, "COMMIT") })
 		if err == nil {
 			return
 		}
-		*errp = fmt.Errorf("sqlitepool: commit on %q: %w", tx.c.db, err)
+		*errp = fmt.Errorf("sqlitepool: commit on %q: %w", c.db, err)
 	}
-	tx.c.rollback()
+	c.rollback()
 	if v != nil {
 		panic(v)
 	}
@@ -60,7 +89,15 @@ func (tx Tx) End(errp *error) {
 // error (or panic) goes on; otherwise fn's work joins the transaction. This
 // is how to nest Write-style work inside [Handle.Write]. Outside a
 // transaction, the savepoint is a transaction of its own (a deferred one).
-func (c *Conn) Savepoint(fn func(*Conn) error) (err error) {
+func (l *Conn) Savepoint(fn func(*Conn) error) error {
+	if err := l.live(); err != nil {
+		return err
+	}
+	return l.savepoint(func() error { return fn(l) })
+}
+
+// savepoint runs fn inside a savepoint: see Conn.Savepoint.
+func (c *conn) savepoint(fn func() error) (err error) {
 	c.savepoints++
 	defer func() { c.savepoints-- }()
 	name := "sqlitepool_" + strconv.Itoa(c.savepoints)
@@ -73,7 +110,7 @@ func (c *Conn) Savepoint(fn func(*Conn) error) (err error) {
 			c.uninterrupted(func() { c.raw.Exec("ROLLBACK TO " + name + "; RELEASE " + name) })
 		}
 	}()
-	if err := fn(c); err != nil {
+	if err := fn(); err != nil {
 		return err
 	}
 	if err := c.ending(func() error { return c.wrap(c.raw.Exec("RELEASE " + name)) }); err != nil {
@@ -91,7 +128,7 @@ func (c *Conn) Savepoint(fn func(*Conn) error) (err error) {
 // steps, counted over all its runs, cross a multiple of the handler's
 // period: for the COMMIT every Write reuses, every few hundred Writes.
 // Ending a transaction is short: it writes to the WAL, or rolls back.
-func (c *Conn) ending(end func() error) (err error) {
+func (c *conn) ending(end func() error) (err error) {
 	if c.raw.GetInterrupt().Err() != nil {
 		return c.wrap(sqlite3.INTERRUPT)
 	}
@@ -113,7 +150,7 @@ type txnEnds struct{ commits, rollbacks uint64 }
 // the database. A commit took effect if the commit hook let it through and
 // no rollback followed (a COMMIT can still fail after the hook, writing the
 // WAL, and the interrupt would then hide that error). Other errors stand.
-func (c *Conn) committedAnyway(err error, before txnEnds) error {
+func (c *conn) committedAnyway(err error, before txnEnds) error {
 	if err != nil && c.ends.commits != before.commits && c.ends.rollbacks == before.rollbacks &&
 		errors.Is(err, sqlite3.INTERRUPT) && c.raw.GetAutocommit() {
 		return nil
@@ -124,17 +161,16 @@ func (c *Conn) committedAnyway(err error, before txnEnds) error {
 // inTx runs fn in a transaction of c's role: Handle.Write, and Handle.Read
 // on a database in memory (on a file, Read holds its snapshot with
 // inSnapshot).
-func (c *Conn) inTx(fn func(*Conn) error) (err error) {
-	tx, err := c.Begin()
-	if err != nil {
+func (c *conn) inTx(fn func() error) (err error) {
+	if err := c.begin(); err != nil {
 		return err
 	}
-	defer tx.End(&err)
-	return fn(c)
+	defer c.endTx(&err)
+	return fn()
 }
 
 // execOwn runs one of the connection's own statements.
-func (c *Conn) execOwn(stmt **sqlite3.Stmt, sql string) error {
+func (c *conn) execOwn(stmt **sqlite3.Stmt, sql string) error {
 	s, err := c.ownStmt(stmt, sql)
 	if err != nil {
 		return err
@@ -144,7 +180,7 @@ func (c *Conn) execOwn(stmt **sqlite3.Stmt, sql string) error {
 
 // ownStmt returns one of the connection's own statements (BEGIN, COMMIT,
 // the snapshot pin), kept out of the cache, preparing it on first use.
-func (c *Conn) ownStmt(stmt **sqlite3.Stmt, sql string) (*sqlite3.Stmt, error) {
+func (c *conn) ownStmt(stmt **sqlite3.Stmt, sql string) (*sqlite3.Stmt, error) {
 	if *stmt == nil {
 		s, _, err := c.raw.PrepareFlags(sql, sqlite3.PREPARE_PERSISTENT)
 		if err != nil {

@@ -5,7 +5,7 @@ import "sync"
 // grant is what a waiter receives: a connection, or permission to open one
 // in a slot freed for it (c == nil, err == nil), or an error.
 type grant struct {
-	c   *Conn
+	c   *conn
 	err error
 }
 

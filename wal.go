@@ -141,7 +141,7 @@ type walState struct {
 
 // configureWAL applies the policy to a new writer. Called while the
 // connection is set up, before anyone uses it.
-func (p *pool) configureWAL(c *Conn) error {
+func (p *pool) configureWAL(c *conn) error {
 	if p.t.memory {
 		return nil
 	}
@@ -205,7 +205,7 @@ func (p *pool) checkpointStep() int64 {
 // WAL reached the limit (the janitor fell behind), the releasing caller
 // truncates it, waiting for readers up to the checkpoint timeout. Two
 // atomic loads when it has not.
-func (p *pool) walHardLimit(c *Conn) {
+func (p *pool) walHardLimit(c *conn) {
 	if !p.walBounded() {
 		return
 	}
@@ -378,7 +378,7 @@ func (p *pool) runCheckpoint(ctx context.Context, mode sqlite3.CheckpointMode) (
 
 // checkpoint runs one checkpoint with the busy wait bounded by the
 // checkpoint timeout, and reports whether readers kept it from finishing.
-func (p *pool) checkpoint(c *Conn, mode sqlite3.CheckpointMode) (busy bool, err error) {
+func (p *pool) checkpoint(c *conn, mode sqlite3.CheckpointMode) (busy bool, err error) {
 	if mode != sqlite3.CHECKPOINT_PASSIVE {
 		if err := c.raw.BusyTimeout(p.cfg.checkpointTimeout); err != nil {
 			return false, err

@@ -45,7 +45,7 @@ func starve(t *testing.T, h *Handle, path string, d time.Duration) (maxWAL int64
 	for range 4 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				err := h.Read(ctx, func(c *Conn) error {
+				err := h.Read(ctx, func(_ context.Context, c *Conn) error {
 					var n int64
 					if err := c.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil {
 						return err

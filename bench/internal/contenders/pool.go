@@ -37,7 +37,7 @@ func (s poolSession) Close() error { return s.h.Close() }
 type poolWorker struct {
 	h     *sqlitepool.Handle
 	rows  []harness.Like // the rows of the Write under way
-	write func(*sqlitepool.Conn) error
+	write func(context.Context, *sqlitepool.Conn) error
 }
 
 func (w *poolWorker) PointRead(id int64) (u harness.User, err error) {
@@ -81,7 +81,7 @@ func (w *poolWorker) Insert(rows []harness.Like) error {
 	return w.h.Write(context.Background(), w.write)
 }
 
-func (w *poolWorker) insertRows(c *sqlitepool.Conn) error {
+func (w *poolWorker) insertRows(_ context.Context, c *sqlitepool.Conn) error {
 	stmt, err := c.Prep(harness.SQLInsert)
 	if err != nil {
 		return err

@@ -78,7 +78,7 @@ func (s *Store) place(ctx context.Context, customer string, cents int64) error {
 	// served, so these goroutines never see "database is locked") and runs
 	// fn inside BEGIN IMMEDIATE ... COMMIT: both statements commit together,
 	// or neither does.
-	err := s.h.Write(ctx, func(c *sqlitepool.Conn) error {
+	err := s.h.Write(ctx, func(ctx context.Context, c *sqlitepool.Conn) error {
 		err := c.Exec(`INSERT INTO customers(name, orders, cents) VALUES (?, 1, ?)
 			ON CONFLICT(name) DO UPDATE SET orders = orders + 1, cents = cents + excluded.cents`,
 			customer, cents)

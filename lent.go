@@ -1,0 +1,304 @@
+package sqlitepool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// Conn is a connection of the pool as one lease lends it: to the fn of
+// [Handle.Read], [Handle.Write] and [Handle.Exclusive], by [Lease.Conn], or
+// to an [InitFunc] or [SetupFunc]. It belongs to the pool: it has no Close.
+// Like the engine's connection it wraps, it is not safe for concurrent use.
+//
+// A Conn is valid for its lease only. Once the lease has ended (fn
+// returned, the Lease was released, init returned), every method fails
+// with an error matching [ErrLeaseEnded] and runs nothing, even if the pool
+// has lent the same connection to someone else since.
+type Conn struct {
+	*conn
+
+	p *pool // nil outside a lease (init, setup)
+	// parent is the lease of the same pool that the acquiring context held,
+	// if any: a nested call walks up to it when this lease cannot serve.
+	parent *Conn
+	// x is the writer's Conn of the Exclusive section this Conn belongs
+	// to, nil outside one: nested writes go there.
+	x *Conn
+
+	ctx   leaseCtx
+	ended atomic.Bool
+}
+
+// leaseKey is the context key of a pool's leases. A struct of one pointer
+// converts to an interface without allocating.
+type leaseKey struct{ p *pool }
+
+// leaseCtx is the context a lease gives to fn: the acquiring context,
+// marked as holding the lease. Go has no goroutine identity, so a pool
+// cannot see that a caller already holds a connection; it can see the
+// context, and serve a call made with it on that connection.
+type leaseCtx struct {
+	context.Context // the acquiring context
+	c               *Conn
+}
+
+// Value reports the lease itself under the pool's key, and asks the
+// acquiring context for every other key.
+func (l *leaseCtx) Value(key any) any {
+	if k, ok := key.(leaseKey); ok && k.p == l.c.p {
+		return l.c
+	}
+	return l.Context.Value(key)
+}
+
+// String names the lease, for debugging.
+func (l *leaseCtx) String() string {
+	return fmt.Sprintf("%v.WithLease(%s of %q)", l.Context, l.c.role, l.c.db)
+}
+
+// lend makes l the Conn of one lease of c, acquired with ctx.
+func (l *Conn) lend(p *pool, c *conn, ctx context.Context, parent *Conn) {
+	l.conn, l.p, l.parent = c, p, parent
+	l.ctx = leaseCtx{Context: ctx, c: l}
+}
+
+// giveBack ends the lease of l and releases its connection.
+func (p *pool) giveBack(l *Conn) {
+	l.endLease()
+	p.release(l.conn)
+}
+
+// nestedRead runs fn of a Read asked for with ctx, which holds l, on l's
+// connection: in the snapshot or transaction it holds, or else in one of
+// its own.
+func (l *Conn) nestedRead(ctx context.Context, fn func(context.Context, *Conn) error) error {
+	return l.nested(ctx, func() error {
+		call := func() error { return fn(ctx, l) }
+		switch {
+		case l.snapshot || !l.raw.GetAutocommit():
+			return call()
+		case l.role == RoleReader && !l.p.t.memory:
+			return l.inSnapshot(call)
+		}
+		// The writer outside a transaction (a Writer lease, Exclusive): a
+		// savepoint begins a deferred transaction, whose first read pins
+		// the snapshot.
+		return l.savepoint(call)
+	})
+}
+
+// nestedWrite runs fn of a Write asked for with ctx on the writer l, held
+// by ctx: in a savepoint of the transaction l is in, or in a transaction of
+// its own outside one.
+func (l *Conn) nestedWrite(ctx context.Context, fn func(context.Context, *Conn) error) error {
+	return l.nested(ctx, func() error {
+		call := func() error { return fn(ctx, l) }
+		if l.raw.GetAutocommit() {
+			return l.inTx(call)
+		}
+		return l.savepoint(call)
+	})
+}
+
+// nested runs a call served on l, held by ctx's lease, with ctx (which may
+// be a context derived from the lease's, with a deadline of its own) as
+// the interrupt of its statements.
+func (l *Conn) nested(ctx context.Context, run func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	old := l.intr.lease
+	setInterrupt(l.conn, ctx)
+	defer func() { l.intr.lease = old }()
+	return l.errFromFn(run())
+}
+
+// endLease ends the lease: the Conn and its context no longer reach c.
+func (l *Conn) endLease() { l.ended.Store(true) }
+
+// live is the check every method of Conn starts with.
+func (l *Conn) live() error {
+	if l.ended.Load() {
+		return fmt.Errorf("%w: a connection of %q was used after its lease ended (kept past fn, or past Release); lease another one", ErrLeaseEnded, l.db)
+	}
+	return nil
+}
+
+// Context returns the context of the lease that lent c: the context given
+// to Reader, Writer, Read, Write or Exclusive, marked as holding c. It is
+// the context fn receives. A call on the same pool made with it is served
+// on the connection already held: see [Handle.Write] for what each call
+// does then.
+//
+// The context ends when the lease's context does. Once the lease has
+// ended, the context no longer counts as holding c. Outside a lease (in an
+// [InitFunc] or a [SetupFunc]) Context returns [context.Background].
+func (l *Conn) Context() context.Context {
+	if l.p == nil {
+		return context.Background()
+	}
+	return &l.ctx
+}
+
+// leaseOf returns the innermost lease of p that ctx holds and that has not
+// ended, or nil.
+func leaseOf(ctx context.Context, p *pool) *Conn {
+	l, _ := ctx.Value(leaseKey{p}).(*Conn)
+	for l != nil && l.ended.Load() {
+		l = l.parent
+	}
+	return l
+}
+
+// liveOrParent returns l, or its innermost enclosing lease that has not ended.
+func (l *Conn) liveOrParent() *Conn {
+	for l != nil && l.ended.Load() {
+		l = l.parent
+	}
+	return l
+}
+
+// servingWriter returns the held writer that a write asked for by lease l
+// (and so by its context) runs on: l's own if it is the writer, the
+// Exclusive's writer, or an enclosing lease's writer; nil if none is held.
+func (l *Conn) servingWriter() *Conn {
+	for ; l != nil; l = l.parent.liveOrParent() {
+		switch {
+		case l.x != nil:
+			return l.x
+		case l.role == RoleWriter:
+			return l
+		}
+	}
+	return nil
+}
+
+// errFromFn makes an error of fn that the engine raised because the
+// lease's context ended (a statement fn stepped by hand returns the
+// engine's INTERRUPT alone) match that context's error too.
+func (c *conn) errFromFn(err error) error {
+	if err == nil || !(errors.Is(err, sqlite3.INTERRUPT) || errors.Is(err, sqlite3.BUSY)) {
+		return err
+	}
+	cerr := c.raw.GetInterrupt().Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cerr, err)
+}
+
+// Context returns the lease's context, as [Conn.Context] of its connection
+// does: pass it to nested calls on the same pool while the lease is held.
+// After Release it returns [context.Background].
+func (l *Lease) Context() context.Context {
+	if l.released.Load() {
+		return context.Background()
+	}
+	return l.c.Context()
+}
+
+// holdsLease reports whether ctx holds a lease of p now.
+func (p *pool) holdsLease(ctx context.Context) bool { return leaseOf(ctx, p) != nil }
+
+// checkReentry fails a request for a lease (Reader, Writer) of s's role
+// that ctx, holding leases of p already, could never get. Read, Write and
+// the one-shot calls are served on the held connection instead.
+func (p *pool) checkReentry(ctx context.Context, s *slots) error {
+	l := leaseOf(ctx, p)
+	if l == nil {
+		return nil
+	}
+	readers := 0
+	for ; l != nil; l = l.parent.liveOrParent() {
+		switch {
+		case l.x != nil:
+			return fmt.Errorf("%w: %q: the context is inside Exclusive, which holds every connection; use the connections given to fn, or Read and Write with fn's context", ErrReentrant, p.t.name)
+		case l.role == RoleWriter && s == &p.writer:
+			return fmt.Errorf("%w: %q: the context already holds the writer (inside Write or a Writer lease); use that connection, or Write with fn's context (a savepoint)", ErrReentrant, p.t.name)
+		case l.role == RoleReader:
+			readers++
+		}
+	}
+	if s == &p.readers && readers >= s.max {
+		return fmt.Errorf("%w: %q: the context already holds all %d readers; use one of them", ErrReentrant, p.t.name, s.max)
+	}
+	return nil
+}
+
+// checkExclusiveReentry fails an Exclusive asked for by a context that
+// holds a lease of p: Exclusive waits for every lease, that one included.
+func (p *pool) checkExclusiveReentry(ctx context.Context) error {
+	if p.holdsLease(ctx) {
+		return fmt.Errorf("%w: %q: Exclusive waits for every lease, and the context holds one (inside Read, Write, Exclusive or a lease); call Exclusive after releasing it", ErrReentrant, p.t.name)
+	}
+	return nil
+}
+
+// Raw returns the engine's connection, for everything this package does not
+// wrap, or nil once the lease has ended. Do not close it, and do not keep it
+// past the lease: the pool owns it. On the writer, do not replace its
+// commit, rollback or update hooks: the pool relies on them (Subscribe, a
+// moved file, the outcome of an interrupted commit), and puts its own back
+// when the lease is released.
+func (l *Conn) Raw() *sqlite3.Conn {
+	if l.live() != nil {
+		return nil
+	}
+	l.rawUsed = true
+	return l.raw
+}
+
+// Role tells whether c is the writer or a reader.
+func (l *Conn) Role() Role { return l.role }
+
+// Exec runs sql through the connection's statement cache. Without args, sql
+// may hold several statements separated by semicolons (a script); with
+// args, it must be one statement, whose parameters the args bind: in order,
+// or by name with [Named]. Arguments may be nil, any integer type, float32,
+// float64, bool, string, []byte or time.Time (stored as RFC 3339 text); any
+// other type, or a count that does not match the parameters, returns an
+// error matching [ErrInvalidArgument] before anything runs. Rows are
+// discarded. [Conn.LastInsertRowID] and [Conn.Changes] report on the last
+// statement.
+func (l *Conn) Exec(sql string, args ...any) error {
+	if err := l.live(); err != nil {
+		return err
+	}
+	return l.exec(sql, args)
+}
+
+// Prep returns a prepared statement for sql from the connection's cache,
+// preparing it (with SQLITE_PREPARE_PERSISTENT) on first use. The statement
+// belongs to the cache: do not Close it, and do not keep it past the lease.
+// On release it is reset and its bindings cleared. sql must hold exactly one
+// statement. Inside Read, Write and Exclusive, an error of its Step that the
+// lease's context caused matches that context's error once fn returns it.
+func (l *Conn) Prep(sql string) (*sqlite3.Stmt, error) {
+	if err := l.live(); err != nil {
+		return nil, err
+	}
+	return l.prepared(sql)
+}
+
+// LastInsertRowID returns the rowid of the last row inserted on the
+// connection (by this lease or an earlier one: see [Result] for a one-shot
+// write), or 0 once the lease has ended.
+func (l *Conn) LastInsertRowID() int64 {
+	if l.live() != nil {
+		return 0
+	}
+	return l.raw.LastInsertRowID()
+}
+
+// Changes returns the number of rows that the last INSERT, UPDATE or DELETE
+// run on the connection changed, or 0 once the lease has ended.
+func (l *Conn) Changes() int64 {
+	if l.live() != nil {
+		return 0
+	}
+	return l.raw.Changes()
+}
