@@ -53,6 +53,7 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 	w, readers := x.lend(p, ctx)
 	defer func() {
 		w.endLease()
+		p.writerLease.CompareAndSwap(w, nil)
 		for _, r := range readers {
 			r.endLease()
 		}
@@ -138,7 +139,7 @@ func (p *pool) acquireExclusive(ctx context.Context) (*exclusive, error) {
 	p.mu.Unlock()
 
 	start := time.Now()
-	g, granted, err := p.awaitGrant(ctx, x.w.ch)
+	g, granted, err := p.awaitGrant(ctx, x.w.ch, 0)
 
 	p.mu.Lock()
 	p.gate.waitTime += time.Since(start)

@@ -29,8 +29,9 @@ type Conn struct {
 	// to, nil outside one: nested writes go there.
 	x *Conn
 
-	ctx   leaseCtx
-	ended atomic.Bool
+	ctx    leaseCtx
+	caller string // file:line that took the lease, only with a logger
+	ended  atomic.Bool
 }
 
 // leaseKey is the context key of a pool's leases. A struct of one pointer
@@ -62,13 +63,19 @@ func (l *leaseCtx) String() string {
 
 // lend makes l the Conn of one lease of c, acquired with ctx.
 func (l *Conn) lend(p *pool, c *conn, ctx context.Context, parent *Conn) {
-	l.conn, l.p, l.parent = c, p, parent
+	l.conn, l.p, l.parent, l.caller = c, p, parent, c.caller
 	l.ctx = leaseCtx{Context: ctx, c: l}
+	if c.role == RoleWriter {
+		p.writerLease.Store(l)
+	}
 }
 
 // giveBack ends the lease of l and releases its connection.
 func (p *pool) giveBack(l *Conn) {
 	l.endLease()
+	if l.role == RoleWriter {
+		p.writerLease.CompareAndSwap(l, nil)
+	}
 	p.release(l.conn)
 }
 

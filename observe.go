@@ -29,8 +29,9 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithSlowAcquire logs, at level Warn on the [WithLogger] logger, every
-// acquire that waited longer than d for its connection. 0 (the default)
-// logs none.
+// acquire that waits longer than d for its connection: once when its wait
+// passes d (with the call site that waits), and again when it ends. 0 (the
+// default) logs none.
 func WithSlowAcquire(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {

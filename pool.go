@@ -38,6 +38,14 @@ type pool struct {
 	wal     walState
 	ckpt    checkpointer // the janitor's own
 
+	// writerLease is the Conn of the writer's lease now, nil while the
+	// writer is idle: a wait for the writer compares its context with the
+	// one that lease was taken with (selfwait.go).
+	writerLease atomic.Pointer[Conn]
+	// selfWaits counts the waits for the writer that lasted while a lease
+	// taken with the same context held it.
+	selfWaits atomic.Uint64
+
 	// writerFile is the main file of the newest writer: the checkpointer
 	// makes sure it is still the file at the database's name before it
 	// copies a WAL into that file.
@@ -239,9 +247,17 @@ func (p *pool) acquireTimeoutError() error {
 // timeout) ends the wait.
 func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*conn, error) {
 	start := time.Now()
-	g, granted, err := p.awaitGrant(ctx, w.ch)
-	waited := time.Since(start)
 	janitor := w.janitor
+	var lw longWait
+	if !janitor {
+		lw = p.waitAlarm(ctx, s)
+	}
+	g, granted, err := p.awaitGrant(ctx, w.ch, lw.after)
+	if err == errAlarm {
+		p.report(s, lw)
+		g, granted, err = p.awaitGrant(ctx, w.ch, 0)
+	}
+	waited := time.Since(start)
 	if !janitor {
 		s.count.addWait(waited)
 	}
@@ -279,12 +295,22 @@ func (p *pool) wait(ctx context.Context, s *slots, w *waiter) (*conn, error) {
 	return nil, err
 }
 
+// errAlarm is awaitGrant's error when its alarm rang: the wait goes on.
+var errAlarm = errors.New("alarm")
+
 // awaitGrant waits for a grant on ch until ctx, or the acquire timeout
-// when ctx has no deadline, ends the wait; then err says why.
-func (p *pool) awaitGrant(ctx context.Context, ch <-chan grant) (g grant, granted bool, err error) {
+// when ctx has no deadline, ends the wait; then err says why. With an
+// alarm, it returns errAlarm once the wait has lasted that long.
+func (p *pool) awaitGrant(ctx context.Context, ch <-chan grant, alarm time.Duration) (g grant, granted bool, err error) {
 	timeout, stop := p.acquireTimer(ctx)
 	defer stop()
-	if done := ctx.Done(); done == nil && timeout == nil {
+	var ring <-chan time.Time
+	if alarm > 0 {
+		t := time.NewTimer(alarm)
+		defer t.Stop()
+		ring = t.C
+	}
+	if done := ctx.Done(); done == nil && timeout == nil && ring == nil {
 		// Nothing can end the wait but a grant: a plain receive costs less
 		// than a select, on a path every queued acquire takes.
 		return <-ch, true, nil
@@ -296,6 +322,8 @@ func (p *pool) awaitGrant(ctx context.Context, ch <-chan grant) (g grant, grante
 		return g, false, ctx.Err()
 	case <-timeout:
 		return g, false, p.acquireTimeoutError()
+	case <-ring:
+		return g, false, errAlarm
 	}
 }
 

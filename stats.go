@@ -19,6 +19,13 @@ type Stats struct {
 	WAL WALStats
 	// Optimizes counts the PRAGMA optimize runs (see [WithOptimize]).
 	Optimizes uint64
+	// SameContextWaits counts the waits for the writer that lasted a
+	// second (or the [WithSlowAcquire] threshold, if shorter) while a
+	// lease taken with the very same context held it: most likely a call
+	// nested in Write given the outer ctx instead of the one fn received,
+	// which waits forever (see [Handle.Write]); or goroutines sharing one
+	// context. Each is logged with both call sites when a logger is set.
+	SameContextWaits uint64
 }
 
 // WALStats describes a pool's write-ahead log.
@@ -132,5 +139,6 @@ func (p *pool) stats() Stats {
 		BytesReclaimed:  p.wal.reclaimed,
 	}
 	st.Optimizes = p.optimizeRuns
+	st.SameContextWaits = p.selfWaits.Load()
 	return st
 }
