@@ -1,6 +1,7 @@
 package sqlitepool
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 )
@@ -40,8 +41,29 @@ var (
 	ErrAcquireTimeout = errors.New("sqlitepool: acquire timeout")
 
 	// ErrInvalidArgument is returned for a statement argument of an
-	// unsupported type or a wrong number of arguments; nothing ran.
+	// unsupported type or out of range, a [database/sql/driver.Valuer] that failed, a
+	// wrong number of arguments, or a Scan destination of an unsupported
+	// type or count; nothing ran (or, for Scan, nothing was read).
 	ErrInvalidArgument = errors.New("sqlitepool: invalid argument")
+
+	// ErrConversion is returned by [Row.Scan] for a column whose value its
+	// destination cannot hold as it is: NULL into a type without a NULL,
+	// text that is not a number into a number, a number out of the
+	// destination's range, a real with a fraction into an integer, or a
+	// [sql.Scanner] that refused the value. The error names the column,
+	// its stored type and the destination's type. The destinations before
+	// that column were set; it and those after were not.
+	ErrConversion = errors.New("sqlitepool: column value does not fit the Scan destination")
+
+	// ErrNoRows is returned by [Row.Scan] when the query returned no row.
+	// It also matches [sql.ErrNoRows], for code written against
+	// database/sql.
+	ErrNoRows error = noRows{}
+
+	// ErrRowDone is returned by [Row.Scan] for a row of [Conn.Query] or
+	// [Handle.Query] kept past the iteration that yielded it: its
+	// statement has been reset, and may be running another query.
+	ErrRowDone = errors.New("sqlitepool: row used after its query's iteration ended")
 
 	// ErrReentrant is returned at once, instead of waiting forever, when a
 	// context that holds a lease of the pool (see [Conn.Context]) asks for
@@ -64,6 +86,16 @@ var (
 	// until the file is restored or the pool is closed and opened again.
 	ErrMoved = errors.New("sqlitepool: database file deleted or replaced while open")
 )
+
+// noRows is ErrNoRows: a sentinel of this package that also matches
+// sql.ErrNoRows.
+type noRows struct{}
+
+func (noRows) Error() string { return "sqlitepool: no rows in result set" }
+
+// Is reports whether target is sql.ErrNoRows (ErrNoRows itself matches by
+// equality).
+func (noRows) Is(target error) bool { return target == sql.ErrNoRows }
 
 // PanicError is the error a recovered panic becomes where the panic cannot
 // be re-raised on the caller's goroutine (an [InitFunc] shared by racing

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -206,7 +207,12 @@ func checkResolved(t *testing.T, name string, tg target, err error) {
 }
 
 // The kinds of argument FuzzBindArgs makes, each from a tag byte and the
-// bytes after it: first the supported ones, then some that are not.
+// bytes after it: first the basic ones, then some that are not supported
+// (argComplex to argError, but for argPointer and argDefinedInt), then
+// argTimePointer and argValuer. The kinds stay at most 28, so that a tag
+// byte divided by their number still tells all ten ways of passing one;
+// argPointer, argDefinedInt and argValuer read a byte more that picks a
+// variant.
 const (
 	argNil = iota
 	argInt
@@ -226,21 +232,37 @@ const (
 	argBytes
 	argNilBytes
 	argTime
-	argComplex // unsupported from here on
+	argComplex
 	argStruct
-	argPointer
+	argPointer // *int64, a nil *int64, **int64 or *uint64
 	argSlice
 	argMap
 	argUintptr
-	argDefinedInt
+	argDefinedInt // types of their own of the basic kinds
 	argError
 	argTimePointer
-	argValuer
+	argValuer // sql.Null* values and pointers, and Valuers that fail
 	argKinds
 )
 
-// definedInt is an integer type of its own, which is not bound.
-type definedInt int64
+// Types of their own of the basic kinds, bound as their kind.
+type (
+	definedInt    int64
+	definedUint   uint64
+	definedString string
+	definedBytes  []byte
+)
+
+// failingValuer is a driver.Valuer whose Value fails.
+type failingValuer struct{}
+
+func (failingValuer) Value() (driver.Value, error) { return nil, errors.New("no value") }
+
+// structValuer is a driver.Valuer whose Value returns a type that cannot
+// be bound.
+type structValuer struct{}
+
+func (structValuer) Value() (driver.Value, error) { return struct{}{}, nil }
 
 // fuzzBytes reads a fuzz input, with zeros past its end.
 type fuzzBytes []byte
@@ -342,8 +364,20 @@ func decodeArg(kind byte, r *fuzzBytes) fuzzArg {
 	case argStruct:
 		return fuzzArg{value: struct{ N uint64 }{i()}}
 	case argPointer:
-		v := int64(i())
-		return fuzzArg{value: &v}
+		variant := r.byte() % 4
+		v := i()
+		switch variant {
+		case 0:
+			n := int64(v)
+			return fuzzArg{&n, true, n}
+		case 1:
+			return fuzzArg{(*int64)(nil), true, nil}
+		case 2:
+			n := int64(v)
+			p := &n
+			return fuzzArg{&p, true, n}
+		}
+		return fuzzArg{&v, v <= math.MaxInt64, int64(v)}
 	case argSlice:
 		return fuzzArg{value: []int64{int64(i())}}
 	case argMap:
@@ -351,14 +385,40 @@ func decodeArg(kind byte, r *fuzzBytes) fuzzArg {
 	case argUintptr:
 		return fuzzArg{value: uintptr(i())}
 	case argDefinedInt:
-		return fuzzArg{value: definedInt(i())}
+		switch r.byte() % 4 {
+		case 0:
+			v := int64(i())
+			return fuzzArg{definedInt(v), true, v}
+		case 1:
+			v := string(r.bytes())
+			return fuzzArg{definedString(v), true, v}
+		case 2:
+			v := i()
+			return fuzzArg{definedUint(v), v <= math.MaxInt64, int64(v)}
+		}
+		v := r.bytes()
+		return fuzzArg{definedBytes(v), true, bytes.Clone(v)}
 	case argError:
 		return fuzzArg{value: errors.New(string(r.bytes()))}
 	case argTimePointer:
 		v := time.Unix(int64(i()), 0)
-		return fuzzArg{value: &v}
+		return fuzzArg{&v, true, v.Format(time.RFC3339Nano)}
 	case argValuer:
-		return fuzzArg{value: sql.NullString{String: string(r.bytes()), Valid: true}}
+		switch r.byte() % 6 {
+		case 0:
+			v := string(r.bytes())
+			return fuzzArg{sql.NullString{String: v, Valid: true}, true, v}
+		case 1:
+			return fuzzArg{sql.NullInt64{}, true, nil}
+		case 2:
+			return fuzzArg{(*sql.NullString)(nil), true, nil} // a value receiver: NULL
+		case 3:
+			return fuzzArg{value: failingValuer{}}
+		case 4:
+			return fuzzArg{value: structValuer{}}
+		}
+		v := int64(i())
+		return fuzzArg{&sql.NullInt64{Int64: v, Valid: true}, true, v}
 	}
 	panic(fmt.Sprintf("kind %d", kind))
 }
@@ -379,12 +439,14 @@ func fuzzParam(j int) string {
 
 const maxFuzzParams = 8
 
-// FuzzBindArgs binds random arguments, by position or by name, to a
-// statement with n parameters. An argument of an unsupported type, a wrong
-// count or name, or a mix of named and positional arguments must give
+// FuzzBindArgs binds random arguments, by position or by name (Named or
+// sql.Named), to a statement with n parameters. An argument of an
+// unsupported type or out of range, a Valuer that fails, a wrong count or
+// name, or a mix of named and positional arguments must give
 // ErrInvalidArgument before the statement runs; otherwise each value must
 // come back as documented (bool as 0 or 1, time.Time as RFC 3339 text, a
-// nil []byte as NULL), from a table and from SELECT ?.
+// nil []byte or pointer as NULL, a Valuer as its Value, a named type as its
+// kind), from a table and from SELECT ?.
 func FuzzBindArgs(f *testing.F) {
 	var cols []string
 	for j := 1; j <= maxFuzzParams; j++ {
@@ -419,6 +481,21 @@ func FuzzBindArgs(f *testing.F) {
 		{argNilBytes},
 		append(append([]byte{argTime}, u64(uint64(when.Unix()))...), make([]byte, 16)...),
 		append([]byte{argStruct}, u64(0)...),
+		append([]byte{argPointer, 0}, u64(5)...),
+		append([]byte{argPointer, 1}, u64(0)...),
+		append([]byte{argPointer, 2}, u64(6)...),
+		append([]byte{argPointer, 3}, u64(1<<63)...),
+		append([]byte{argDefinedInt, 0}, u64(7)...),
+		{argDefinedInt, 1, 2, 'i', 'd'},
+		append([]byte{argDefinedInt, 2}, u64(1<<63)...),
+		{argDefinedInt, 3, 1, 'b'},
+		append([]byte{argTimePointer}, u64(uint64(when.Unix()))...),
+		{argValuer, 0, 1, 'v'},
+		{argValuer, 1},
+		{argValuer, 2},
+		{argValuer, 3},
+		{argValuer, 4},
+		append([]byte{argValuer, 5}, u64(8)...),
 	} {
 		f.Add(uint8(1), false, false, a)
 		f.Add(uint8(1), true, true, a)
@@ -490,7 +567,12 @@ func FuzzBindArgs(f *testing.F) {
 			}
 			v := a.value
 			if isNamed {
-				v = Named(name, v)
+				// database/sql's named arguments take turns with ours.
+				if i%2 == 0 {
+					v = sql.Named(name, v)
+				} else {
+					v = Named(name, v)
+				}
 			}
 			values = append(values, v)
 			args = append(args, a)

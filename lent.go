@@ -265,12 +265,19 @@ func (l *Conn) Role() Role { return l.role }
 // Exec runs sql through the connection's statement cache. Without args, sql
 // may hold several statements separated by semicolons (a script); with
 // args, it must be one statement, whose parameters the args bind: in order,
-// or by name with [Named]. Arguments may be nil, any integer type, float32,
-// float64, bool, string, []byte or time.Time (stored as RFC 3339 text); any
-// other type, or a count that does not match the parameters, returns an
-// error matching [ErrInvalidArgument] before anything runs. Rows are
-// discarded. [Conn.LastInsertRowID] and [Conn.Changes] report on the last
-// statement.
+// or by name with [Named] or [database/sql.Named].
+//
+// Arguments may be nil, any integer type (unsigned ones up to
+// math.MaxInt64: SQLite integers are int64), float32, float64, bool,
+// string, []byte (nil is NULL) or time.Time (stored as RFC 3339 text). As
+// in database/sql, they may also be a [database/sql/driver.Valuer] such as
+// [database/sql.NullString] (its Value is bound; a nil pointer whose Value
+// has a value receiver is NULL), a pointer to any of these (nil is NULL),
+// or a named type of one of the basic kinds (type ID int64). Any other
+// type, a value out of range, a Value that failed, or a count that does not
+// match the parameters, returns an error matching [ErrInvalidArgument]
+// before anything runs. Rows are discarded. [Conn.LastInsertRowID] and
+// [Conn.Changes] report on the last statement.
 func (l *Conn) Exec(sql string, args ...any) error {
 	if err := l.live(); err != nil {
 		return err

@@ -2,16 +2,11 @@ package sqlitepool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
-	"time"
 
 	"github.com/ncruces/go-sqlite3"
 )
-
-// ErrNoRows is returned by [Row.Scan] when the query returned no row.
-var ErrNoRows = errors.New("sqlitepool: no rows in result set")
 
 // Row is one row of a query: the current row while ranging over
 // [Conn.Query] or [Handle.Query], or the single row of [Conn.QueryRow] and
@@ -20,6 +15,8 @@ type Row struct {
 	c    *conn
 	l    *Conn         // the lease's Conn it came from; nil for Handle.QueryRow
 	stmt *sqlite3.Stmt // while ranging: the statement positioned on the row
+	done bool          // the iteration that yielded it ended
+	err  error         // the error yielded with it, which Scan returns
 
 	// QueryRow: Scan runs sql with args; on a handle, on a reader leased
 	// for the Scan.
@@ -31,15 +28,44 @@ type Row struct {
 
 // Stmt returns the statement positioned on the row while ranging over a
 // query, for the engine's column accessors; it is valid only until the
-// iteration moves on. It is nil for a QueryRow.
+// iteration moves on. It is nil for a QueryRow, for a row yielded with an
+// error, and once the iteration ended.
 func (r *Row) Stmt() *sqlite3.Stmt { return r.stmt }
 
-// Scan copies the row's columns into dest, one pointer per column:
-// *int, *int64, *int32, *float64, *string, *[]byte (a copy), *bool,
-// *time.Time, *any (nil, int64, float64, string or []byte as stored) or nil
-// to skip a column. NULL reads as the zero value; scan into *any to tell it
-// apart. For QueryRow, Scan runs the query and returns [ErrNoRows] when it
-// returned no row.
+// Scan copies the row's columns into dest, one pointer per column, or nil
+// to skip a column. For QueryRow, Scan runs the query and returns
+// [ErrNoRows] when it returned no row. A row yielded by Query with an error
+// returns that error; a row kept past its iteration returns [ErrRowDone].
+//
+// A value is converted only when nothing is lost or made up; otherwise Scan
+// returns an error matching [ErrConversion] that names the column, its
+// stored type and the destination:
+//
+//   - *int, *int8 ... *int64, *uint ... *uint64: an INTEGER in the type's
+//     range, a FLOAT with no fraction in range, or base-10 integer text.
+//   - *float64, *float32: a FLOAT, an INTEGER a float64 holds exactly, or
+//     number text; a *float32 gets the nearest float32 (out of range past
+//     its largest).
+//   - *string: TEXT; a BLOB's bytes; a number formatted as database/sql
+//     does (strconv's shortest form).
+//   - *[]byte: a new copy of a BLOB or TEXT (numbers formatted); NULL sets
+//     nil, an empty value a non-nil empty slice.
+//   - *bool: the numbers 0 and 1, or text [strconv.ParseBool] accepts.
+//   - *time.Time: RFC 3339 text, as time.Time arguments are stored.
+//   - *any: the value as stored: nil, int64, float64, string or []byte.
+//   - a [database/sql.Scanner] (*sql.NullString, *sql.NullInt64, yours): its
+//     Scan gets the value as stored, as for *any: TEXT as a string, the way
+//     ncruces' database/sql driver passes it (other drivers pass []byte);
+//     *sql.NullTime gets RFC 3339 text parsed as for *time.Time.
+//   - a pointer to a pointer (**int64, **string ...): NULL sets it to nil;
+//     otherwise it points to a new value, scanned as above.
+//   - a pointer to a named type of one of those kinds (type ID int64):
+//     as its kind.
+//
+// NULL into any other destination is an error: scan into a pointer to a
+// pointer, a sql.Null type or *any to accept NULL. A destination of
+// another type, or a count that does not match the columns, is an error
+// matching [ErrInvalidArgument].
 func (r *Row) Scan(dest ...any) error {
 	if r.l != nil {
 		if err := r.l.live(); err != nil {
@@ -47,6 +73,10 @@ func (r *Row) Scan(dest ...any) error {
 		}
 	}
 	switch {
+	case r.err != nil:
+		return r.err
+	case r.done:
+		return fmt.Errorf("%w: Scan on %q: scan each row inside the loop that yields it", ErrRowDone, r.c.db)
 	case r.stmt != nil:
 		return scanRow(r.c, r.stmt, dest)
 	case r.h != nil:
@@ -113,7 +143,7 @@ func (l *Conn) QueryRow(sql string, args ...any) *Row {
 func (l *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 	return func(yield func(*Row, error) bool) {
 		if err := l.live(); err != nil {
-			yield(nil, err)
+			yield(&Row{err: err}, err)
 			return
 		}
 		l.rows(l, sql, args, yield)
@@ -126,11 +156,14 @@ func (c *conn) rows(l *Conn, sql string, args []any, yield func(*Row, error) boo
 	{
 		stmt, err := c.query(sql, args)
 		if err != nil {
-			yield(nil, err)
+			yield(&Row{err: err}, err)
 			return
 		}
-		defer stmt.Reset()
 		row := &Row{c: c, l: l, stmt: stmt}
+		defer func() {
+			row.stmt, row.done = nil, true
+			stmt.Reset()
+		}()
 		// Counted before each step: the loop body may commit writes of its
 		// own, and only a commit of the step that ends the statement lets
 		// its interrupt go.
@@ -149,7 +182,8 @@ func (c *conn) rows(l *Conn, sql string, args []any, yield func(*Row, error) boo
 			ends = c.ends
 		}
 		if err := c.committedAnyway(stmt.Err(), ends); err != nil {
-			yield(nil, c.wrap(err))
+			err = c.wrap(err)
+			yield(&Row{err: err}, err)
 		}
 	}
 }
@@ -190,56 +224,6 @@ func (c *conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
 	return stmt, nil
 }
 
-func scanRow(c *conn, stmt *sqlite3.Stmt, dest []any) error {
-	if n := stmt.ColumnCount(); n != len(dest) {
-		return fmt.Errorf("%w: Scan on %q: %d destinations for %d columns", ErrInvalidArgument, c.db, len(dest), n)
-	}
-	for i, d := range dest {
-		switch d := d.(type) {
-		case nil:
-		case *int:
-			*d = stmt.ColumnInt(i)
-		case *int64:
-			*d = stmt.ColumnInt64(i)
-		case *int32:
-			*d = int32(stmt.ColumnInt64(i))
-		case *float64:
-			*d = stmt.ColumnFloat(i)
-		case *string:
-			*d = stmt.ColumnText(i)
-		case *[]byte:
-			*d = stmt.ColumnBlob(i, (*d)[:0])
-		case *bool:
-			*d = stmt.ColumnBool(i)
-		case *time.Time:
-			if stmt.ColumnType(i) == sqlite3.NULL {
-				*d = time.Time{}
-			} else {
-				*d = stmt.ColumnTime(i, sqlite3.TimeFormatDefault)
-			}
-		case *any:
-			*d = columnValue(stmt, i)
-		default:
-			return fmt.Errorf("%w: Scan on %q: destination %d has type %T", ErrInvalidArgument, c.db, i+1, d)
-		}
-	}
-	return nil
-}
-
-func columnValue(stmt *sqlite3.Stmt, i int) any {
-	switch stmt.ColumnType(i) {
-	case sqlite3.INTEGER:
-		return stmt.ColumnInt64(i)
-	case sqlite3.FLOAT:
-		return stmt.ColumnFloat(i)
-	case sqlite3.TEXT:
-		return stmt.ColumnText(i)
-	case sqlite3.BLOB:
-		return stmt.ColumnBlob(i, nil)
-	}
-	return nil
-}
-
 // Exec runs sql on the writer in a transaction of its own (as [Handle.Write]
 // does) and returns once it committed. Given a context that holds the
 // writer (fn's inside Write), it runs in that transaction instead.
@@ -277,13 +261,13 @@ func (h *Handle) Query(ctx context.Context, sql string, args ...any) iter.Seq2[*
 				return nil
 			})
 			if err != nil {
-				yield(nil, err)
+				yield(&Row{err: err}, err)
 			}
 			return
 		}
 		c, err := h.acquireOpen(ctx, &h.p.readers)
 		if err != nil {
-			yield(nil, err)
+			yield(&Row{err: err}, err)
 			return
 		}
 		defer h.p.release(c)
