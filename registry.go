@@ -79,8 +79,10 @@ func Open(name string, init InitFunc, opts ...Option) (*Handle, error) {
 // goes on, and the next Open with that init runs it again. See [InitFunc]
 // for when two inits are the same.
 //
-// An Open that fails this way leaves the pool as it found it: no handle,
-// no reference taken.
+// An Open that fails this way leaves the pool as it found it: it returns
+// no handle and keeps no reference (a failed init's Open drops the one it
+// took to run init, closing the pool if every other handle closed
+// meanwhile).
 //
 // ctx bounds the wait, the opening of the writer (its pragmas and the
 // [WithSetup] hook) and init, which also receives it; if the creating Open's
