@@ -268,3 +268,31 @@ func TestIdleRoundsCopyNothing(t *testing.T) {
 	}
 	assert.Equal(t, n, h.Stats().WAL.Checkpoints, "idle rounds checkpointed again")
 }
+
+// TestTruncatingCheckpointIsAnExclusiveSection: with the WAL past half its
+// limit in use, the janitor truncates it inside an Exclusive section of
+// its own, which Stats shows like a caller's (waiting for a reader lease,
+// then holding every connection) though no caller is inside Exclusive.
+func TestTruncatingCheckpointIsAnExclusiveSection(t *testing.T) {
+	h := openT(t, tempDB(t), createTable, withClock(newFakeClock()),
+		WithWALLimit(8<<20), WithCheckpointTimeout(10*time.Second))
+	ctx := context.Background()
+	r, err := h.Reader(ctx)
+	require.NoError(t, err)
+	defer r.Release()
+	w, err := h.Writer(ctx)
+	require.NoError(t, err)
+	commitFrames(t, w.Conn()) // past half the limit, short of the limit
+	w.Release()
+
+	wakeJanitor(h)
+	waitFor(t, func() bool { return h.Stats().Exclusive.Waiting == 1 }, "the janitor's section waits for the reader")
+	r.Release()
+	waitFor(t, func() bool { return h.Stats().WAL.Checkpoints == 1 }, "the janitor truncated the WAL")
+	st := h.Stats()
+	assert.Equal(t, uint64(1), st.Exclusive.Sections)
+	assert.Zero(t, st.WAL.Size)
+
+	h.p.stopJanitor()
+	requireIdle(t, h)
+}

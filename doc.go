@@ -8,7 +8,9 @@
 // the one pool the process keeps for that database. The first Open creates
 // the pool, opens its writer and runs the [InitFunc] on it exactly once,
 // however many goroutines race to open the same database; they all wait for
-// that outcome and share it. Each Open returns its own handle, and
+// that outcome and share it. A later Open runs its own init once if it is
+// another function, and fails with [ErrOptionsConflict] if it asks for
+// options the pool does not run with. Each Open returns its own handle, and
 // [Handle.Close] releases that one reference: the pool closes its connections
 // when the last handle is closed.
 //

@@ -31,6 +31,13 @@ var (
 	// writing.
 	ErrReadOnly = errors.New("sqlitepool: read-only")
 
+	// ErrOptionsConflict is returned by an Open of a database whose pool
+	// is already open when an option it gives differs from what the pool
+	// runs with: a pool's configuration is set by the Open that creates
+	// it. The error names each such option with both values. Open with
+	// the same options, or with none to share the pool as it is.
+	ErrOptionsConflict = errors.New("sqlitepool: options conflict with the open pool")
+
 	// ErrInitFailed is returned by Open, to every goroutine waiting on it,
 	// when the [InitFunc] returned an error or panicked.
 	ErrInitFailed = errors.New("sqlitepool: init failed")

@@ -103,13 +103,16 @@ type exclusive struct {
 	openReaders int
 }
 
-// ExclusiveStats describes the [Handle.Exclusive] calls of a pool.
+// ExclusiveStats describes the [Handle.Exclusive] calls of a pool. The
+// pool's own truncating checkpoints ([WALBounded]) take the pool the same
+// way, in the background, and count here too: Running can be true, with
+// every connection in use, when no caller is inside Exclusive.
 type ExclusiveStats struct {
-	// Running reports whether an Exclusive holds the pool now.
+	// Running reports whether an Exclusive section holds the pool now.
 	Running bool
-	// Waiting is the Exclusive calls waiting now.
+	// Waiting is the Exclusive sections waiting now.
 	Waiting int
-	// Sections counts the Exclusive calls that got every connection.
+	// Sections counts the Exclusive sections that got every connection.
 	Sections uint64
 	// WaitTime is the total time Exclusive calls spent waiting.
 	WaitTime time.Duration

@@ -12,14 +12,27 @@ import (
 	"time"
 )
 
-// An Option configures the pool created by [Open]. Options only take effect
-// on the Open that creates the pool; later Opens of the same database share
-// the existing pool as configured, but their options are still checked.
+// An Option configures the pool created by [Open]. Options configure the
+// pool on the Open that creates it; a later Open of the same database whose
+// options differ from the pool's fails with [ErrOptionsConflict] (see
+// [OpenContext]).
 type Option func(*config) error
 
-// InitFunc prepares a new database (schema, migrations, data) on the writer,
-// once per pool, before any caller gets a handle. It runs outside any
-// transaction; whatever it leaves uncommitted is rolled back.
+// InitFunc prepares a database (schema, migrations, data) on the writer,
+// before the Open that brings it returns. It runs outside any transaction;
+// whatever it leaves uncommitted is rolled back.
+//
+// Each distinct init runs once per pool: the creating Open's before any
+// caller gets a handle, and another package's, given to a later Open of the
+// same database, when that Open first brings it (see [OpenContext]), so
+// packages sharing a database can each set up their own tables. Two inits
+// are the same when they are the same function value: one top-level
+// function, or one closure value passed again. A closure made anew for each
+// Open (a function literal that captures variables, a method value) is a
+// new init each time and runs on each such Open. Since a pool is created
+// again after its last Close, and at every start of the process, an init
+// must expect to find its work done already (CREATE TABLE IF NOT EXISTS,
+// PRAGMA user_version).
 type InitFunc func(ctx context.Context, c *Conn) error
 
 // SetupFunc configures every new connection of a pool, the writer and each

@@ -42,6 +42,8 @@ type entry struct {
 	refs    int
 	closing bool
 	gone    chan struct{}
+
+	inits initRuns // the inits run on the pool
 }
 
 // Open returns a handle to the process's pool for the database name, creating
@@ -57,7 +59,30 @@ func Open(name string, init InitFunc, opts ...Option) (*Handle, error) {
 // init on it exactly once, and only then returns. Opens racing on the same
 // database wait for that and share its outcome: the pool, or init's error
 // (wrapping [ErrInitFailed]), after which no pool is left and the next Open
-// tries again. Options take effect only on the Open that creates the pool.
+// tries again.
+//
+// The options of the Open that creates the pool configure it. A later Open
+// (or one that waited for the creation) that gives options is checked
+// against that configuration: an option whose value differs from the pool's
+// fails the Open with an error matching [ErrOptionsConflict], which names
+// each such option and both values. Options left out take the pool's
+// values, so an Open with no options shares the pool as it is. Functions
+// ([WithSetup], [WithLogger]'s logger) match only the same function value
+// or logger: keep it in a variable that every Open passes, or pass it only
+// where the pool is created.
+//
+// A later Open whose init has not run on the pool yet runs it before it
+// returns, once per pool, on the writer leased like any other lease (the
+// pool's other handles go on meanwhile); Opens racing with the same init
+// wait for that run and share its outcome. If it fails, that Open (and its
+// waiters) get the error, wrapping [ErrInitFailed], and no handle; the pool
+// goes on, and the next Open with that init runs it again. See [InitFunc]
+// for when two inits are the same.
+//
+// An Open that fails this way leaves the pool as it found it: it returns
+// no handle and keeps no reference (a failed init's Open drops the one it
+// took to run init, closing the pool if every other handle closed
+// meanwhile).
 //
 // ctx bounds the wait, the opening of the writer (its pragmas and the
 // [WithSetup] hook) and init, which also receives it; if the creating Open's
@@ -113,11 +138,14 @@ func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option
 				}
 				return nil, e.err
 			}
+			if err := checkOptions(e.pool, name, opts); err != nil {
+				return nil, err
+			}
 			reg.mu.Lock()
 			if !e.closing {
 				e.refs++
 				reg.mu.Unlock()
-				return newHandle(e), nil
+				return e.join(ctx, name, init)
 			}
 			reg.mu.Unlock()
 		}
@@ -156,9 +184,31 @@ func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, i
 		return nil, err
 	}
 	e.pool = p
+	e.inits.ran(init)
 	done = true
 	close(e.ready)
 	return newHandle(e), nil
+}
+
+// join turns the reference an Open took on e's ready pool into a handle,
+// once the Open's init has run there (see initRuns). If it cannot run,
+// the reference is dropped again: the Open leaves the pool as it found it.
+func (e *entry) join(ctx context.Context, name string, init InitFunc) (*Handle, error) {
+	h := newHandle(e)
+	ok := false
+	defer func() {
+		if !ok {
+			// The init's error is the one to report; the pool closes
+			// here only if every other handle closed meanwhile, and then
+			// the file is left as after any last Close.
+			_ = h.Close()
+		}
+	}()
+	if err := e.inits.ensure(ctx, h, name, init); err != nil {
+		return nil, err
+	}
+	ok = true
+	return h, nil
 }
 
 // sameFileLocked finds the entry of the file info describes under another
