@@ -32,7 +32,7 @@ func Named(name string, value any) NamedArg { return NamedArg{Name: name, Value:
 func bindArgs(stmt *sqlite3.Stmt, args []any) error {
 	n := stmt.BindCount()
 	if n != len(args) {
-		return fmt.Errorf("%w: %d arguments for %d parameters", ErrInvalidArgument, len(args), n)
+		return badArg("%d arguments for %d parameters", len(args), n)
 	}
 	if n == 0 {
 		return nil
@@ -42,18 +42,18 @@ func bindArgs(stmt *sqlite3.Stmt, args []any) error {
 	for i, a := range args {
 		_, v, isNamed := splitNamed(a)
 		if isNamed != named {
-			return fmt.Errorf("%w: argument %d: arguments are either all named or all positional", ErrInvalidArgument, i+1)
+			return badArg("argument %d: arguments are either all named or all positional", i+1)
 		}
 		basic, outOfRange := basicArg(v)
 		if outOfRange {
-			return fmt.Errorf("%w: argument %d: %T %v is out of range: SQLite integers are int64", ErrInvalidArgument, i+1, v, v)
+			return badArg("argument %d: %T %v is out of range: SQLite integers are int64", i+1, v, v)
 		}
 		if basic {
 			continue
 		}
 		cv, err := convertArg(v)
 		if err != nil {
-			return fmt.Errorf("%w: argument %d: %w", ErrInvalidArgument, i+1, err)
+			return badArg("argument %d: %w", i+1, err)
 		}
 		if values == nil {
 			values = make([]any, len(args))
@@ -84,10 +84,10 @@ func bindArgs(stmt *sqlite3.Stmt, args []any) error {
 		name, _, _ := splitNamed(a)
 		idx[i] = bindIndex(stmt, name)
 		if idx[i] == 0 {
-			return fmt.Errorf("%w: argument %d: the statement has no parameter named %q", ErrInvalidArgument, i+1, name)
+			return badArg("argument %d: the statement has no parameter named %q", i+1, name)
 		}
 		if seen[idx[i]] {
-			return fmt.Errorf("%w: argument %d: parameter %q is given twice", ErrInvalidArgument, i+1, name)
+			return badArg("argument %d: parameter %q is given twice", i+1, name)
 		}
 		seen[idx[i]] = true
 	}
@@ -247,7 +247,7 @@ func bindArg(stmt *sqlite3.Stmt, i int, a any) error {
 		}
 		return stmt.BindTime(i, v, sqlite3.TimeFormatDefault)
 	}
-	return fmt.Errorf("%w: argument %d has type %T", ErrInvalidArgument, i, a)
+	return badArg("argument %d has type %T", i, a)
 }
 
 // engineFormatsTime reports whether the engine's BindTime stores t right.

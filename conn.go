@@ -76,6 +76,7 @@ type conn struct {
 
 // exec is Conn.Exec.
 func (c *conn) exec(sql string, args []any) (err error) {
+	defer func() { err = c.sqlError("Exec", sql, err) }()
 	defer c.recoverOOM(&err)
 	e, _, err := c.prep(sql)
 	if err != nil {
@@ -92,7 +93,7 @@ func (c *conn) exec(sql string, args []any) (err error) {
 		return fmt.Errorf("%w: Exec on %q: %d arguments for no statement", ErrInvalidArgument, c.db, len(args))
 	}
 	if err := bindArgs(e.stmt, args); err != nil {
-		return fmt.Errorf("Exec on %q: %w", c.db, err)
+		return inCall(err, "Exec", c.db)
 	}
 	ends := c.ends
 	return c.wrap(c.committedAnyway(e.stmt.Exec(), ends))

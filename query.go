@@ -90,6 +90,7 @@ func (r *Row) Scan(dest ...any) error {
 // again, and the engine panics on SQLITE_NOMEM, which recoverOOM turns into
 // an error here only.
 func (c *conn) scanOne(sql string, args, dest []any) (err error) {
+	defer func() { err = c.sqlError("QueryRow", sql, err) }()
 	defer c.recoverOOM(&err)
 	stmt, err := c.query(sql, args)
 	if err != nil {
@@ -156,6 +157,7 @@ func (c *conn) rows(l *Conn, sql string, args []any, yield func(*Row, error) boo
 	{
 		stmt, err := c.query(sql, args)
 		if err != nil {
+			err = c.sqlError("Query", sql, err)
 			yield(&Row{err: err}, err)
 			return
 		}
@@ -182,7 +184,7 @@ func (c *conn) rows(l *Conn, sql string, args []any, yield func(*Row, error) boo
 			ends = c.ends
 		}
 		if err := c.committedAnyway(stmt.Err(), ends); err != nil {
-			err = c.wrap(err)
+			err = c.sqlError("Query", sql, c.wrap(err))
 			yield(&Row{err: err}, err)
 		}
 	}
@@ -219,7 +221,7 @@ func (c *conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
 		c.cache.adopt(stmt)
 	}
 	if err := bindArgs(stmt, args); err != nil {
-		return nil, fmt.Errorf("query on %q: %w", c.db, err)
+		return nil, inCall(err, "Query", c.db)
 	}
 	return stmt, nil
 }
