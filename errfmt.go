@@ -45,13 +45,18 @@ const maxSQLInError = 80
 // sqlError names the call, the database and the statement in an error the
 // engine raised running sql; other errors (already the pool's) stand.
 func (c *conn) sqlError(op, sql string, err error) error {
-	var ee *sqlite3.Error
-	var ec sqlite3.ErrorCode
-	var xc sqlite3.ExtendedErrorCode
-	if err == nil || !(errors.As(err, &ee) || errors.As(err, &ec) || errors.As(err, &xc)) {
+	if err == nil || !fromEngine(err) {
 		return err
 	}
 	return fmt.Errorf("sqlitepool: %s on %q: %s: %w", op, c.db, shortSQL(sql), err)
+}
+
+// fromEngine reports whether err is, or wraps, an error of the engine.
+func fromEngine(err error) bool {
+	var ee *sqlite3.Error
+	var ec sqlite3.ErrorCode
+	var xc sqlite3.ExtendedErrorCode
+	return errors.As(err, &ee) || errors.As(err, &ec) || errors.As(err, &xc)
 }
 
 // shortSQL is sql on one line, cut to maxSQLInError runes.
