@@ -78,6 +78,11 @@ type Conn struct {
 	pool *pool
 	ctx  context.Context
 	mark *leaseMark
+
+	// Leak detection (leak.go): the tracker while no Lease holds it, and
+	// the record of c that the tracker's cleanup gets.
+	tracker *tracker
+	leak    *leakRec
 }
 
 // Raw returns the engine's connection, for everything this package does not

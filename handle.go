@@ -25,10 +25,11 @@ func (h *Handle) Name() string { return h.p.t.name }
 // new leases, waits for the leases still out, closes its readers and then its
 // writer, and leaves the registry; Close returns once that is done.
 //
-// Because the last Close waits for every lease, a lease that is never
-// released blocks it forever, and so does calling the last Close from inside
-// Read or Write (the lease is released only after fn returns). Opens of the
-// same database wait for that Close to finish.
+// Because the last Close waits for every lease, a lease that is held and
+// never released blocks it forever, and so does calling the last Close from
+// inside Read or Write (the lease is released only after fn returns). Opens
+// of the same database wait for that Close to finish. A [Lease] dropped
+// without Release frees its connection once the garbage collector finds it.
 func (h *Handle) Close() error {
 	return h.CloseContext(context.Background())
 }
@@ -85,7 +86,7 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Lease{p: h.p, c: c}, nil
+	return newLease(c), nil
 }
 
 // conn leases a connection of s's role without a Lease: Read, Write and

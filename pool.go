@@ -66,6 +66,10 @@ type pool struct {
 	// clean-up, to exercise the path that closes a broken connection.
 	testHookClean func(*Conn) error
 
+	// leaked counts the leases dropped without Release (leak.go). Guarded
+	// by mu.
+	leaked uint64
+
 	// anchor keeps an in-memory database alive: the memdb VFS deletes it
 	// when its last connection closes, which replacing a broken writer
 	// while no reader is open would otherwise do. Closed last.
