@@ -39,10 +39,11 @@ func (h *Handle) Close() error {
 // running or later run on those leases fails at once with an error
 // matching [ErrClosed] (a transaction not committed yet is rolled back), and
 // CloseContext returns an error matching [ErrClosed] and ctx's error
-// without waiting further. Each such connection is closed when its lease is
-// released, whose holder must still release it (Read and Write do); until
-// the last one is, a new Open of the same database waits, so that the file
-// never has two writers.
+// without waiting further; the error says how many leases are out, of
+// which role, and, with [WithLogger], where they were taken. Each such
+// connection is closed when its lease is released, whose holder must still
+// release it (Read and Write do); until the last one is, a new Open of the
+// same database waits, so that the file never has two writers.
 func (h *Handle) CloseContext(ctx context.Context) error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return nil
@@ -105,7 +106,7 @@ func (h *Handle) conn(ctx context.Context, s *slots) (*Conn, error) {
 	}
 	c.pool, c.ctx = h.p, ctx
 	if h.p.cfg.logger != nil {
-		c.caller = callerOutside()
+		h.p.setCaller(c, callerOutside())
 	}
 	return c, nil
 }

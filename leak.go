@@ -43,12 +43,18 @@ type leakRec struct {
 	cleanup runtime.Cleanup
 }
 
-// track gives a new connection of p its tracker.
+// track gives a new connection of p its tracker and lists it in p.conns.
 func (p *pool) track(c *Conn) {
 	r := &leakRec{p: p, c: c}
 	c.leak = r
 	c.tracker = &tracker{rec: r}
 	r.cleanup = runtime.AddCleanup(c.tracker, leaseDropped, r)
+	p.mu.Lock()
+	if p.conns == nil {
+		p.conns = make(map[*Conn]struct{})
+	}
+	p.conns[c] = struct{}{}
+	p.mu.Unlock()
 }
 
 // untrack forgets a connection that closes. Its tracker and record then go
@@ -59,6 +65,9 @@ func (c *Conn) untrack() {
 		return
 	}
 	r.cleanup.Stop()
+	r.p.mu.Lock()
+	delete(r.p.conns, c)
+	r.p.mu.Unlock()
 	c.leak, c.tracker = nil, nil
 }
 
@@ -102,4 +111,12 @@ func (p *pool) logLeak(r Role, caller string) {
 		attrs = append(attrs, slog.String("leased_at", caller))
 	}
 	p.log(slog.LevelError, "sqlitepool: lease dropped without Release; its connection was closed, rolling back what it left open", attrs...)
+}
+
+// setCaller records where c was leased, under p.mu: a Close or an Open
+// that waits for the lease reads it from another goroutine.
+func (p *pool) setCaller(c *Conn, caller string) {
+	p.mu.Lock()
+	c.caller = caller
+	p.mu.Unlock()
 }

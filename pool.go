@@ -66,8 +66,9 @@ type pool struct {
 	// clean-up, to exercise the path that closes a broken connection.
 	testHookClean func(*Conn) error
 
-	// leaked counts the leases dropped without Release (leak.go). Guarded
-	// by mu.
+	// conns lists the pool's open connections (leak.go), and leaked counts
+	// the leases dropped without Release. Guarded by mu.
+	conns  map[*Conn]struct{}
 	leaked uint64
 
 	// anchor keeps an in-memory database alive: the memdb VFS deletes it
@@ -402,6 +403,8 @@ func (p *pool) release(c *Conn) {
 		s.count.rollbacks++
 	}
 	c.idleSince = now
+	// Not out any more: a Close that gives up waiting must not list it.
+	c.caller = ""
 	c.changes.syncLocked(c) // a writer's hooks on only while someone subscribes
 	// The longest waiter, if any, is woken after the unlock: waking it
 	// under the lock made every other acquire wait for the wake-up too.
