@@ -72,9 +72,9 @@ type Conn struct {
 	movedErr error
 	gen      uint64
 
-	// The current lease, for Context (lease_context.go): its pool and
-	// acquiring context, nil while idle, and the marked context, made on
-	// demand.
+	// The current lease, for Context (lease_context.go): its pool (set
+	// when c opens), its acquiring context, nil while idle, and the marked
+	// context, made on demand.
 	pool *pool
 	ctx  context.Context
 	mark *leaseMark

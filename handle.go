@@ -104,7 +104,7 @@ func (h *Handle) conn(ctx context.Context, s *slots) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.pool, c.ctx = h.p, ctx
+	c.ctx = ctx // c.pool is set once, when c opens
 	if h.p.cfg.logger != nil {
 		h.p.setCaller(c, callerOutside())
 	}

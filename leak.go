@@ -44,8 +44,11 @@ type leakRec struct {
 }
 
 // track gives a new connection of p its tracker and lists it in p.conns.
+// It also sets c.pool once for all: a pointer stored on every lease costs
+// a write barrier while the collector marks.
 func (p *pool) track(c *Conn) {
 	r := &leakRec{p: p, c: c}
+	c.pool = p
 	c.leak = r
 	c.tracker = &tracker{rec: r}
 	r.cleanup = runtime.AddCleanup(c.tracker, leaseDropped, r)

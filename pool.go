@@ -404,7 +404,11 @@ func (p *pool) release(c *Conn) {
 	}
 	c.idleSince = now
 	// Not out any more: a Close that gives up waiting must not list it.
-	c.caller = ""
+	// Tested first: set only with a logger, and a pointer store costs a
+	// write barrier while the collector marks.
+	if c.caller != "" {
+		c.caller = ""
+	}
 	c.changes.syncLocked(c) // a writer's hooks on only while someone subscribes
 	// The longest waiter, if any, is woken after the unlock: waking it
 	// under the lock made every other acquire wait for the wake-up too.
