@@ -61,7 +61,7 @@ type conn struct {
 	expires   int64  // Unix ns; 0: never
 	idleSince int64  // Unix ns, coarse: when it last went back to the pool
 	broken    error  // an error that showed the connection unusable
-	caller    string // file:line that took the lease, only with a logger
+	caller    string // file:line that took the lease, only with a logger; guarded by the pool's mu
 
 	// The database file (moved.go): the engine's handle of it (nil in
 	// memory), the error of a commit refused because it moved, and the
@@ -72,6 +72,11 @@ type conn struct {
 
 	// snapshot says a reader holds the Read pin (snapshot.go) now.
 	snapshot bool
+
+	// Leak detection (leak.go): the tracker while no Lease holds it, and
+	// the record of c that the tracker's cleanup gets.
+	tracker *tracker
+	leak    *leakRec
 }
 
 // exec is Conn.Exec.

@@ -219,6 +219,7 @@ func (c *conn) close() (err error) {
 			err = fmt.Errorf("sqlitepool: close %s of %q: %w", c.role, c.db, &PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}()
+	c.untrack()
 	for _, s := range slices.Collect(c.raw.Stmts()) {
 		s.Close()
 	}

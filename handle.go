@@ -25,10 +25,11 @@ func (h *Handle) Name() string { return h.p.t.name }
 // new leases, waits for the leases still out, closes its readers and then its
 // writer, and leaves the registry; Close returns once that is done.
 //
-// Because the last Close waits for every lease, a lease that is never
-// released blocks it forever, and so does calling the last Close from inside
-// Read or Write (the lease is released only after fn returns). Opens of the
-// same database wait for that Close to finish.
+// Because the last Close waits for every lease, a lease that is held and
+// never released blocks it forever, and so does calling the last Close from
+// inside Read or Write (the lease is released only after fn returns). Opens
+// of the same database wait for that Close to finish. A [Lease] dropped
+// without Release frees its connection once the garbage collector finds it.
 func (h *Handle) Close() error {
 	return h.CloseContext(context.Background())
 }
@@ -38,10 +39,11 @@ func (h *Handle) Close() error {
 // running or later run on those leases fails at once with an error
 // matching [ErrClosed] (a transaction not committed yet is rolled back), and
 // CloseContext returns an error matching [ErrClosed] and ctx's error
-// without waiting further. Each such connection is closed when its lease is
-// released, whose holder must still release it (Read and Write do); until
-// the last one is, a new Open of the same database waits, so that the file
-// never has two writers.
+// without waiting further; the error says how many leases are out, of
+// which role, and, with [WithLogger], where they were taken. Each such
+// connection is closed when its lease is released, whose holder must still
+// release it (Read and Write do); until the last one is, a new Open of the
+// same database waits, so that the file never has two writers.
 func (h *Handle) CloseContext(ctx context.Context) error {
 	if !h.closed.CompareAndSwap(false, true) {
 		return nil
@@ -86,7 +88,8 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Lease{}
+	l := &Lease{t: c.tracker}
+	c.tracker = nil // the Lease holds it now: see leak.go
 	l.c.lend(h.p, c, ctx, leaseOf(ctx, h.p))
 	return l, nil
 }
@@ -120,7 +123,7 @@ func (h *Handle) acquire(ctx context.Context, s *slots) (*conn, error) {
 		return nil, err
 	}
 	if h.p.cfg.logger != nil {
-		c.caller = callerOutside()
+		h.p.setCaller(c, callerOutside())
 	}
 	return c, nil
 }

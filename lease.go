@@ -5,8 +5,17 @@ import "sync/atomic"
 // Lease is one connection borrowed from a pool by [Handle.Reader] or
 // [Handle.Writer]. Release it when done, typically with defer; until then no
 // one else can use the connection.
+//
+// A Lease that becomes unreachable without Release is found by the garbage
+// collector, at its next cycle or a later one: the pool closes its
+// connection (rolling back its transaction), which frees its slot and lets a
+// waiting Close or Open go on, counts it in [Stats].LeakedLeases and, with
+// [WithLogger], logs where the lease was taken. The connection is closed, not
+// reused, because the program may still hold its *Conn; keeping that *Conn
+// while dropping the Lease is dropping the lease all the same.
 type Lease struct {
-	c        Conn // one allocation for both
+	c        Conn     // one allocation for both
+	t        *tracker // c's, while the lease is held: see leak.go
 	released atomic.Bool
 }
 
@@ -26,5 +35,6 @@ func (l *Lease) Release() {
 	if l == nil || !l.released.CompareAndSwap(false, true) {
 		return
 	}
+	l.c.tracker, l.t = l.t, nil // a released Lease kept around must not keep the tracker
 	l.c.p.giveBack(&l.c)
 }

@@ -66,7 +66,7 @@ func (l *Conn) lend(p *pool, c *conn, ctx context.Context, parent *Conn) {
 	l.conn, l.p, l.parent, l.caller = c, p, parent, c.caller
 	l.ctx = leaseCtx{Context: ctx, c: l}
 	if c.role == RoleWriter {
-		p.writerLease.Store(l)
+		p.writerLease.set(c, ctx)
 	}
 }
 
@@ -74,7 +74,7 @@ func (l *Conn) lend(p *pool, c *conn, ctx context.Context, parent *Conn) {
 func (p *pool) giveBack(l *Conn) {
 	l.endLease()
 	if l.role == RoleWriter {
-		p.writerLease.CompareAndSwap(l, nil)
+		p.writerLease.clear()
 	}
 	p.release(l.conn)
 }

@@ -41,8 +41,9 @@ type janitor struct {
 func (p *pool) now() int64 { return p.clock.Load() }
 
 // born stamps a new connection with its expiry, jittered: up to 10% before
-// the maximum lifetime.
+// the maximum lifetime, and starts tracking it for leaked leases.
 func (p *pool) born(c *conn) {
+	p.track(c)
 	c.expires = 0
 	if d := p.cfg.maxLifetime; d > 0 {
 		jitter := time.Duration(rand.Int64N(int64(d)/10 + 1))

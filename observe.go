@@ -14,10 +14,13 @@ import (
 
 // WithLogger sends the pool's events worth a log line to l: a connection
 // closed early (broken, idle or at the end of its lifetime), a transaction
-// rolled back on release (with the file:line that took the lease), a
-// connection that failed to open in the background, a checkpoint that could
-// not finish, and acquires slower than [WithSlowAcquire]. Without it (the
-// default) the pool logs nothing, and captures no caller.
+// rolled back on release and a [Lease] dropped without Release (both with
+// the file:line that took the lease), a connection that failed to open in
+// the background, a checkpoint that could not finish, and acquires slower
+// than [WithSlowAcquire]. With it, every lease records its caller, which
+// the errors of a Close or an Open that gives up waiting for leases also
+// list. Without it (the default) the pool logs nothing, and captures no
+// caller: a stack walk costs several times a whole lease.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {

@@ -38,10 +38,11 @@ type pool struct {
 	wal     walState
 	ckpt    checkpointer // the janitor's own
 
-	// writerLease is the Conn of the writer's lease now, nil while the
-	// writer is idle: a wait for the writer compares its context with the
-	// one that lease was taken with (selfwait.go).
-	writerLease atomic.Pointer[Conn]
+	// writerLease is the writer's lease now (selfwait.go): the context it
+	// was taken with, by identity, and the connection, nil while no lease
+	// holds the writer. Neither keeps the lease reachable: a Lease dropped
+	// unreleased must stay collectable (leak.go).
+	writerLease leaseID
 	// selfWaits counts the waits for the writer that lasted while a lease
 	// taken with the same context held it.
 	selfWaits atomic.Uint64
@@ -73,6 +74,11 @@ type pool struct {
 	// testHookClean, set only by tests before use, makes a release fail its
 	// clean-up, to exercise the path that closes a broken connection.
 	testHookClean func(*conn) error
+
+	// conns lists the pool's open connections (leak.go), and leaked counts
+	// the leases dropped without Release. Guarded by mu.
+	conns  map[*conn]struct{}
+	leaked uint64
 
 	// anchor keeps an in-memory database alive: the memdb VFS deletes it
 	// when its last connection closes, which replacing a broken writer
@@ -427,6 +433,12 @@ func (p *pool) release(c *conn) {
 		s.count.rollbacks++
 	}
 	c.idleSince = now
+	// Not out any more: a Close that gives up waiting must not list it.
+	// Tested first: set only with a logger, and a pointer store costs a
+	// write barrier while the collector marks.
+	if c.caller != "" {
+		c.caller = ""
+	}
 	c.changes.syncLocked(c) // a writer's hooks on only while someone subscribes
 	// The longest waiter, if any, is woken after the unlock: waking it
 	// under the lock made every other acquire wait for the wake-up too.

@@ -154,7 +154,7 @@ func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option
 		select {
 		case <-e.gone:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("sqlitepool: waiting for the previous pool of %q to close: %w", name, ctx.Err())
+			return nil, fmt.Errorf("sqlitepool: waiting for the previous pool of %q to close, with %s; they must be released first: %w", name, e.pool.out(), ctx.Err())
 		}
 	}
 }

@@ -4,8 +4,9 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
-	"reflect"
+	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // A nested call given the context its enclosing Write was called with,
@@ -22,10 +23,50 @@ import (
 // threshold.
 const selfWaitAlarm = time.Second
 
+// leaseID tells which context the writer's current lease was taken with,
+// by the words of the interface value: comparing them never panics (a
+// context of a type that is not comparable is boxed, and so never the same
+// twice), and keeping them does not keep the context or the lease alive.
+// Read by waiters while the holder sets it: a torn or stale read can only
+// make a warning wrong, never a lease.
+type leaseID struct {
+	c          atomic.Pointer[conn]
+	typ, value atomic.Uintptr
+}
+
+func ctxWords(ctx context.Context) (typ, value uintptr) {
+	w := (*[2]uintptr)(unsafe.Pointer(&ctx))
+	return w[0], w[1]
+}
+
+func (id *leaseID) set(c *conn, ctx context.Context) {
+	t, v := ctxWords(ctx)
+	id.typ.Store(t)
+	id.value.Store(v)
+	id.c.Store(c)
+}
+
+func (id *leaseID) clear() { id.c.Store(nil) }
+
+// heldWith returns the connection of the lease, if one taken with ctx
+// holds it.
+func (id *leaseID) heldWith(ctx context.Context) *conn {
+	c := id.c.Load()
+	if c == nil {
+		return nil
+	}
+	t, v := ctxWords(ctx)
+	if id.typ.Load() != t || id.value.Load() != v {
+		return nil
+	}
+	return c
+}
+
 // longWait is what a waiter reports once its wait passes its alarm: the
-// writer's lease taken with the same context, if it is, and the threshold.
+// writer, if a lease taken with the same context holds it, and the
+// threshold.
 type longWait struct {
-	holder *Conn
+	holder *conn
 	after  time.Duration
 }
 
@@ -35,8 +76,8 @@ type longWait struct {
 func (p *pool) waitAlarm(ctx context.Context, s *slots) longWait {
 	var lw longWait
 	if s == &p.writer {
-		if l := p.writerLease.Load(); l != nil && sameContext(l.ctx.Context, ctx) {
-			lw.holder = l
+		if c := p.writerLease.heldWith(ctx); c != nil {
+			lw.holder = c
 			lw.after = selfWaitAlarm
 		}
 	}
@@ -64,19 +105,11 @@ func (p *pool) report(s *slots, lw longWait) {
 		p.log(slog.LevelWarn, "sqlitepool: acquire still waiting", attrs...)
 		return
 	}
-	attrs = append(attrs, slog.String("writer_leased_at", lw.holder.caller))
+	p.mu.Lock()
+	caller := lw.holder.caller // written under p.mu (setCaller)
+	p.mu.Unlock()
+	attrs = append(attrs, slog.String("writer_leased_at", caller))
 	p.log(slog.LevelWarn, "sqlitepool: waiting for the writer, which a lease taken with this same context holds; "+
 		"if this goroutine holds it (a call nested in Write given the outer ctx instead of the ctx fn received), "+
 		"it waits forever: pass fn's ctx, and the call runs in that transaction", attrs...)
-}
-
-// sameContext reports whether a and b are the same context. Contexts are
-// compared as interface values, which panics for a type that is not
-// comparable: such contexts are never the same here.
-func sameContext(a, b context.Context) bool {
-	if a == nil || b == nil {
-		return false
-	}
-	ta := reflect.TypeOf(a)
-	return ta == reflect.TypeOf(b) && ta.Comparable() && a == b
 }

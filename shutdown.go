@@ -45,6 +45,7 @@ func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 	// No lease can be taken any more, so out only goes down.
 	p.mu.Lock()
 	out := p.writer.inUse + p.readers.inUse
+	which := p.outLocked()
 	p.mu.Unlock()
 	if out == 0 {
 		<-drained
@@ -57,8 +58,8 @@ func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 		p.closeConns() // nobody is left to hear of an error
 		close(finished)
 	}()
-	return finished, fmt.Errorf("%w: closing the pool of %q: %d leases still out were interrupted; their connections close when they are released: %w",
-		ErrClosed, p.t.name, out, ctx.Err())
+	return finished, fmt.Errorf("%w: closing the pool of %q: %s, interrupted; their connections close when they are released (a Lease dropped without Release is found by the garbage collector): %w",
+		ErrClosed, p.t.name, which, ctx.Err())
 }
 
 // closeConns closes every connection, once none is leased.

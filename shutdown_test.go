@@ -67,7 +67,7 @@ func TestCloseContextInterruptsARunningQuery(t *testing.T) {
 	err = h.CloseContext(ctx)
 	require.ErrorIs(t, err, ErrClosed)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Contains(t, err.Error(), "1 leases still out")
+	assert.Contains(t, err.Error(), "1 lease still out (1 reader")
 
 	select {
 	case err := <-queryErr:

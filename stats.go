@@ -26,6 +26,11 @@ type Stats struct {
 	// which waits forever (see [Handle.Write]); or goroutines sharing one
 	// context. Each is logged with both call sites when a logger is set.
 	SameContextWaits uint64
+	// LeakedLeases counts the leases of [Handle.Reader] and [Handle.Writer]
+	// that the garbage collector found unreachable without Release; the pool
+	// closed their connections (see [Lease]). Any is a bug in the program:
+	// run with [WithLogger] to see where they were taken.
+	LeakedLeases uint64
 }
 
 // WALStats describes a pool's write-ahead log.
@@ -53,7 +58,8 @@ type Replacements struct {
 	// Lifetime counts connections closed at the end of their lifetime.
 	Lifetime uint64
 	// Broken counts connections closed because an error showed them
-	// unusable (I/O error, corruption) or their clean-up on release failed.
+	// unusable (I/O error, corruption), their clean-up on release failed,
+	// or their lease was dropped without Release (see [Lease]).
 	Broken uint64
 }
 
@@ -140,5 +146,6 @@ func (p *pool) stats() Stats {
 	}
 	st.Optimizes = p.optimizeRuns
 	st.SameContextWaits = p.selfWaits.Load()
+	st.LeakedLeases = p.leaked
 	return st
 }
