@@ -116,6 +116,12 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool,
 // behind them, it would have their frames to copy too, holding the writer
 // the longer. A writer lease held long (a long transaction) is not waited
 // for past the checkpoint timeout: the next round tries again.
+//
+// Once it copied everything, the frames count stays where it is until the
+// next commit, though none of those frames is in use any more: it notes
+// the count (wal.copied) so that the janitor's rounds before that commit
+// neither truncate a WAL about to start over nor copy it again. Noted
+// while it holds the writer, before any commit can start the WAL over.
 func (p *pool) catchUp(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.checkpointTimeout)
 	defer cancel()
@@ -124,7 +130,16 @@ func (p *pool) catchUp(ctx context.Context) {
 		return
 	}
 	defer p.release(c)
-	p.checkpoint(c, sqlite3.CHECKPOINT_PASSIVE)
+	nLog, nCkpt, err := c.raw.WALCheckpoint("main", sqlite3.CHECKPOINT_PASSIVE)
+	switch {
+	case errors.Is(err, sqlite3.BUSY): // another process checkpoints
+	case err != nil:
+		c.noteBroken(err)
+	case nLog == nCkpt:
+		frames := p.wal.frames.Load()
+		p.wal.copied = frames
+		p.wal.nextAt.Store(p.nextCheckpointAt(frames))
+	}
 }
 
 // acquireWriterFirst takes the writer ahead of every queued acquire, for

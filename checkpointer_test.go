@@ -167,11 +167,15 @@ func TestCheckpointerClosesWhenIdleAndWithThePool(t *testing.T) {
 
 // TestSteadyWritesRestartTheWAL writes without pause from a few
 // goroutines: there is never a moment with the WAL wholly copied back, so
-// without the writer's catch-up checkpoint the WAL would only grow, until
-// the janitor truncates it (holding every lease back). With it, the WAL
-// starts over from its beginning: truncations are not needed (one may
-// happen when writes outrun a round of the janitor), and the file stays
-// under the limit.
+// without the writer's catch-up checkpoint the WAL would never start over
+// from its beginning, and only truncations would keep it bounded. With it,
+// the WAL starts over again and again.
+//
+// How often the janitor's rounds keep up with the writers depends on the
+// machine (a round syncs the WAL and the database file): when the writers
+// fill the WAL first, the writer's release truncates it at the limit. So
+// the test asserts what holds at any speed: the WAL starts over, and the
+// file never grows much past the limit.
 func TestSteadyWritesRestartTheWAL(t *testing.T) {
 	const limit = 16 << 20
 	h := openT(t, tempDB(t), createTable, WithWALLimit(limit))
@@ -192,20 +196,68 @@ func TestSteadyWritesRestartTheWAL(t *testing.T) {
 			}
 		})
 	}
+	const wantRestarts = 20
 	var maxWAL int64
-	for end := time.Now().Add(1500 * time.Millisecond); time.Now().Before(end); time.Sleep(time.Millisecond) {
+	// The deadline only keeps a broken catch-up from hanging the test.
+	deadline := time.Now().Add(30 * time.Second)
+	for h.p.wal.restarts.Load() < wantRestarts && time.Now().Before(deadline) {
 		maxWAL = max(maxWAL, h.Stats().WAL.Size)
+		time.Sleep(time.Millisecond)
 	}
 	close(stop)
 	wg.Wait()
+	maxWAL = max(maxWAL, h.Stats().WAL.Size)
 	s := h.Stats().WAL
-	t.Logf("max WAL %d bytes, %d checkpoints, %d bytes reclaimed", maxWAL, s.Checkpoints, s.BytesReclaimed)
-	require.Greater(t, s.Checkpoints, uint64(2), "too few writes to tell")
-	// Without the catch-up, the WAL is truncated over and over (about 230
-	// MB reclaimed in this time); with it, a truncation is a rare overshoot
-	// while the janitor runs, if any.
-	assert.Less(t, s.BytesReclaimed, int64(limit), "the WAL had to be truncated again and again")
-	assert.Less(t, maxWAL, int64(limit))
+	restarts := h.p.wal.restarts.Load()
+	t.Logf("%d restarts, max WAL %d bytes, %d checkpoints, %d bytes reclaimed",
+		restarts, maxWAL, s.Checkpoints, s.BytesReclaimed)
+	assert.GreaterOrEqual(t, restarts, int64(wantRestarts), "the WAL never started over: the catch-up did not run or did not finish")
+	// The release that finds the limit reached truncates; the commits let
+	// through before it (one, or a few if the checkpointer held the
+	// checkpoint lock) are a small fraction of a checkpoint step.
+	slack := int64(limit / 16)
+	assert.LessOrEqual(t, maxWAL, int64(limit)+slack, "the WAL grew past its limit")
+}
+
+// TestNoTruncationRightAfterACatchUp: once the janitor's catch-up has
+// copied the whole WAL back, the frames counted stay until the next
+// commit, which starts the WAL over. A round of the janitor before that
+// commit (a wake-up sent during the catch-up, a tick) must not take those
+// frames for a WAL in use past half its limit and truncate it, holding
+// every lease back for a WAL that is about to start over anyway.
+func TestNoTruncationRightAfterACatchUp(t *testing.T) {
+	const limit = 1 << 20
+	h := openT(t, tempDB(t), createTable, withClock(newFakeClock()), WithWALLimit(limit))
+	ctx := context.Background()
+	h.p.stopJanitor() // the rounds below are the janitor's own work
+	// Past the janitor's mark, short of half the limit: its round copies
+	// it back beside the writer.
+	require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES (randomblob(?))", limit/8))
+	// Commits made while the round copies take the WAL past half the
+	// limit: the round catches up on the writer.
+	passes := 0
+	h.p.testHookCheckpoint = func(skipped bool) {
+		passes++
+		if passes == 1 {
+			require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES (randomblob(?))", limit/2))
+		}
+	}
+	h.p.checkpointIfDue(ctx)
+	require.Equal(t, 2, passes, "the round did not copy the commits made during it")
+	inUse := h.p.walInUse()
+	require.GreaterOrEqual(t, inUse, int64(limit/2), "the WAL is not past half its limit")
+	require.Less(t, inUse, int64(limit))
+	before := h.Stats()
+
+	h.p.checkpointIfDue(ctx) // no commit since the catch-up
+	after := h.Stats()
+	assert.Equal(t, before.Exclusive.Sections, after.Exclusive.Sections, "the round held every lease back")
+	assert.Equal(t, before.WAL.BytesReclaimed, after.WAL.BytesReclaimed, "the round truncated the WAL")
+	assert.Equal(t, before.WAL.Checkpoints, after.WAL.Checkpoints, "the round copied the WAL again")
+
+	require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES (1)"))
+	assert.Equal(t, int64(1), h.p.wal.restarts.Load(), "the next write did not start the WAL over")
+	assert.Less(t, h.p.walInUse(), int64(limit/8))
 }
 
 // TestCheckpointerNeverCopiesIntoAReplacedFile replaces the database file

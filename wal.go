@@ -133,6 +133,9 @@ type walState struct {
 	restarts  atomic.Int64 // times the WAL started over from its beginning
 
 	seenRestarts int64 // the janitor's own: restarts at its last round
+	// The janitor's own: frames when its catch-up last left the WAL
+	// wholly copied back, or -1 once a round found a commit made since.
+	copied int64
 
 	// Guarded by pool.mu.
 	checkpoints, busy uint64
@@ -260,6 +263,13 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	restarts := p.wal.restarts.Load()
 	restarting := restarts != p.wal.seenRestarts
 	p.wal.seenRestarts = restarts
+	// No commit since the catch-up copied the WAL back: the next one starts
+	// it over, unless a reader holds it (then it appends, and the count
+	// moves). Until then the frames counted are none in use.
+	copiedBack := frames == p.wal.copied
+	if !copiedBack {
+		p.wal.copied = -1
+	}
 	mode := sqlite3.CHECKPOINT_PASSIVE
 	switch {
 	// From half the limit in use, unless the WAL started over since the
@@ -271,7 +281,7 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	// truncates at the limit itself). In use, not the file's size: a WAL
 	// that starts over keeps its size (journal_size_limit cuts it to the
 	// limit).
-	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/2 && !restarting:
+	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/2 && !restarting && !copiedBack:
 		mode = sqlite3.CHECKPOINT_TRUNCATE
 	case frames < p.wal.nextAt.Load():
 		// Nothing new since the last pass (a tick, not a wake-up): a
