@@ -27,9 +27,14 @@
 // A pool has one writer connection and up to N read-only reader connections
 // (see [WithReaders]). [Handle.Writer] and [Handle.Reader] lease one of them;
 // [Lease.Release] gives it back. The closures [Handle.Write] and
-// [Handle.Read] release even when fn panics, and Write runs fn inside
+// [Handle.Read] run fn(ctx, c) with the lease's context and connection and
+// release even when fn panics, and Write runs fn inside
 // BEGIN IMMEDIATE ... COMMIT. Waiters are served first in, first out, per
 // role, and a [context.Context] bounds every wait.
+//
+// A [Conn] is valid for its lease only: kept past fn, past Release, or past
+// the init that received it, every method that runs SQL fails with
+// [ErrLeaseEnded] and runs nothing, and [Conn.Raw] returns nil.
 //
 // A released connection goes back clean: unfinished statements are reset, the
 // interrupt context is cleared and an open transaction is rolled back (and
@@ -42,17 +47,38 @@
 // [Conn.QueryRow] and [Conn.Query] (an iterator over rows) go through that
 // cache, with arguments bound in order or by name ([Named]).
 // [Handle.Exec], [Handle.QueryRow] and [Handle.Query] run one statement
-// without a closure. [Handle.Read] runs fn in one read transaction, so all
-// of fn sees one snapshot; [Conn.Savepoint] nests work inside a Write, and
-// [Conn.Begin] with a deferred [Tx.End] manages a transaction on a lease
-// held by hand.
+// without a closure; [Handle.ExecResult] also returns the [Result] (last
+// insert rowid, rows changed), which [Conn.LastInsertRowID] and
+// [Conn.Changes] give inside a lease. [Handle.Read] runs fn in one read
+// transaction, so all of fn sees one snapshot; [Conn.Savepoint] nests work
+// inside a Write, and [Conn.Begin] with a deferred [Tx.End] manages a
+// transaction on a lease held by hand. An error that the engine raised
+// because the lease's context ended matches that context's error, even from
+// a statement fn stepped by hand.
 //
 // [Handle.Exclusive] waits for every lease and holds the writer and all
-// readers (VACUUM, a TRUNCATE checkpoint, backups, schema changes). Go has no
-// goroutine identity, so nested calls on the same pool pass [Conn.Context]:
-// a request that could never be served (the writer inside Write, anything
-// inside Exclusive) then fails at once with [ErrReentrant] instead of
-// deadlocking.
+// readers (VACUUM, a TRUNCATE checkpoint, backups, schema changes).
+//
+// # Nested calls
+//
+// Go has no goroutine identity, so the pool recognizes a caller that holds
+// a connection by its context: the ctx fn receives ([Conn.Context],
+// [Lease.Context]). A call on the same pool made with it, or with a context
+// derived from it, is served on the connection held. Inside Write,
+// [Handle.Exec], [Handle.QueryRow], [Handle.Query] and Read run in the
+// writer's transaction and see its uncommitted writes, and a nested Write
+// is a savepoint; inside Read, nested reads share its snapshot; inside
+// Exclusive, nested calls run on its connections. Helpers written as
+// func(ctx context.Context, h *Handle, ...) thus compose inside a
+// transaction, as code that passes a *sql.Tx around does. Like the [Conn],
+// that context is for one goroutine at a time.
+//
+// Only a request that could never be served (a Writer lease inside Write,
+// a lease inside Exclusive, Exclusive inside any lease, more readers than
+// the pool has) fails at once with [ErrReentrant]. A nested call given the outer ctx instead of fn's waits
+// for the writer its own goroutine holds; once that wait lasts, the pool
+// counts it in [Stats].SameContextWaits and, with [WithLogger], logs both
+// call sites.
 //
 // # Connections
 //
@@ -65,4 +91,14 @@
 // ([WithDefensive], [WithTrustedSchema]), a database file the pool creates
 // is private to its owner ([WithFileMode]), and a commit to a file deleted
 // or replaced under the pool fails with [ErrMoved].
+//
+// # Errors
+//
+// Errors wrap a sentinel ([ErrClosed], [ErrInvalidArgument],
+// [ErrConversion], [ErrNoRows], ...): match them with [errors.Is]. They read
+// the sentinel first, then the call and the database, then the detail; an
+// error the engine raised in the helpers also names the statement:
+//
+//	sqlitepool: invalid argument: Exec on "app.db": argument 2: ...
+//	sqlitepool: Exec on "app.db": INSERT INTO t(nme) VALUES (?): sqlite3: SQL logic error: ...
 package sqlitepool

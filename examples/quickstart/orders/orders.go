@@ -21,8 +21,9 @@ type Store struct {
 
 // Open opens the store on the database at path. Close it when done.
 func Open(path string) (*Store, error) {
-	// schema.Init rather than an init of our own: the pool runs the init of
-	// whichever package opens the database first, so they all pass the same.
+	// schema.Init rather than an init of our own: the tables are shared with
+	// the reports package, and the pool runs this one init once, on whichever
+	// package's Open comes first.
 	h, err := sqlitepool.Open(path, schema.Init)
 	if err != nil {
 		return nil, fmt.Errorf("orders: %w", err)
@@ -79,18 +80,27 @@ func (s *Store) place(ctx context.Context, customer string, cents int64) error {
 	// fn inside BEGIN IMMEDIATE ... COMMIT: both statements commit together,
 	// or neither does.
 	err := s.h.Write(ctx, func(ctx context.Context, c *sqlitepool.Conn) error {
-		err := c.Exec(`INSERT INTO customers(name, orders, cents) VALUES (?, 1, ?)
-			ON CONFLICT(name) DO UPDATE SET orders = orders + 1, cents = cents + excluded.cents`,
-			customer, cents)
-		if err != nil {
+		// The customer row comes first: foreign_keys is on in every pooled
+		// connection, so an order needs its customer. credit is given the
+		// ctx fn received, so it runs on this connection, in this
+		// transaction.
+		if err := credit(ctx, s.h, customer, cents); err != nil {
 			return err
 		}
-		// The customer row comes first: foreign_keys is on in every pooled
-		// connection, so an order needs its customer.
 		return c.Exec(`INSERT INTO orders(customer, cents) VALUES (?, ?)`, customer, cents)
 	})
 	if err != nil {
 		return fmt.Errorf("orders: place an order of %s: %w", customer, err)
 	}
 	return nil
+}
+
+// credit adds an order of cents to the customer's running totals. Like a
+// function that takes a *sql.Tx, it knows nothing of the transaction it
+// runs in: given the ctx of a Write, it joins that Write's transaction;
+// given any other, it commits on its own.
+func credit(ctx context.Context, h *sqlitepool.Handle, customer string, cents int64) error {
+	return h.Exec(ctx, `INSERT INTO customers(name, orders, cents) VALUES (?, 1, ?)
+		ON CONFLICT(name) DO UPDATE SET orders = orders + 1, cents = cents + excluded.cents`,
+		customer, cents)
 }

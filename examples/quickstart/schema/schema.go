@@ -1,6 +1,9 @@
 // Package schema is the quickstart shop's database schema. It belongs to the
-// database, not to one of the packages that use it: the pool runs the init
-// of whichever Open comes first, so every package passes the same [Init].
+// database, not to one of the packages that use it: every package passes the
+// same [Init], which the pool runs once, on the Open that comes first. (The
+// pool runs each distinct init once, so a package could bring tables of its
+// own with an init of its own; these tables are shared, and one list of
+// migrations keeps PRAGMA user_version meaning one thing.)
 package schema
 
 import (
