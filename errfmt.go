@@ -3,6 +3,7 @@ package sqlitepool
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -43,9 +44,10 @@ func inCall(err error, op, db string) error {
 const maxSQLInError = 80
 
 // sqlError names the call, the database and the statement in an error the
-// engine raised running sql; other errors (already the pool's) stand.
+// engine raised running sql; the pool's own errors (a write through a
+// reader, a moved file), which name the database already, stand.
 func (c *conn) sqlError(op, sql string, err error) error {
-	if err == nil || !fromEngine(err) {
+	if err == nil || strings.HasPrefix(err.Error(), "sqlitepool: ") || !fromEngine(err) {
 		return err
 	}
 	return fmt.Errorf("sqlitepool: %s on %q: %s: %w", op, c.db, shortSQL(sql), err)

@@ -31,7 +31,7 @@ func TestErrorsReadTheSameEverywhere(t *testing.T) {
 
 	err = h.QueryRow(ctx, "SELECT v FROM t WHERE id = ?", struct{}{}).Scan(new(any))
 	require.ErrorIs(t, err, ErrInvalidArgument)
-	assert.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("sqlitepool: invalid argument: Query on %q: ", path)), err.Error())
+	assert.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("sqlitepool: invalid argument: QueryRow on %q: ", path)), err.Error())
 
 	err = h.Exec(ctx, "INSERT INTO t(nme) VALUES (?)", 1)
 	require.ErrorIs(t, err, sqlite3.ERROR)
@@ -42,6 +42,16 @@ func TestErrorsReadTheSameEverywhere(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("sqlitepool: QueryRow on %q: SELECT v FROM t WHERE v = 'x' AND v = 'x'", path))
 	assert.Contains(t, err.Error(), "…: sqlite3: SQL logic error: no such column: nope")
+
+	// The pool's own errors are not prefixed twice.
+	err = h.Read(ctx, func(_ context.Context, c *Conn) error { return c.Exec("INSERT INTO t(v) VALUES (1)") })
+	require.ErrorIs(t, err, ErrReadOnly)
+	assert.True(t, strings.HasPrefix(err.Error(), "sqlitepool: read-only: "), err.Error())
+	assert.Equal(t, 1, strings.Count(err.Error(), "sqlitepool:"), err.Error())
+
+	err = h.QueryRow(ctx, "SELECT v FROM t WHERE id = -1").Scan(new(any))
+	require.ErrorIs(t, err, ErrNoRows)
+	assert.Equal(t, fmt.Sprintf("sqlitepool: no rows in result set: QueryRow on %q", path), err.Error())
 
 	for _, err := range h.Query(ctx, "SELEC 1") {
 		require.ErrorIs(t, err, sqlite3.ERROR)

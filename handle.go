@@ -198,7 +198,9 @@ func (h *Handle) Read(ctx context.Context, fn func(ctx context.Context, c *Conn)
 //		return addAuditLine(ctx, h, id) // calls h.Write(ctx, ...): a savepoint
 //	})
 //
-// When the outer Write rolls back, so does everything nested in it. A
+// When the outer Write rolls back, so does everything nested in it. Like
+// c, fn's context belongs to the goroutine running fn: goroutines started
+// in fn must not make calls with it at once (see [Conn.Context]). A
 // nested call given a context of its own (the ctx Write was called with,
 // captured by mistake) looks like another goroutine's and waits for the
 // writer: a wait the pool logs and counts (see [Stats]). Inside Read, a

@@ -141,8 +141,12 @@ func (l *Conn) live() error {
 // on the connection already held: see [Handle.Write] for what each call
 // does then.
 //
-// The context ends when the lease's context does. Once the lease has
-// ended, the context no longer counts as holding c. Outside a lease (in an
+// Like the Conn, the context belongs to the goroutine running fn: calls
+// made with it run on the one connection held, so goroutines started in fn
+// must not use it at once (give them a context of their own, and they get
+// connections of their own). The context ends when the lease's context
+// does. Once the lease has ended, the context no longer counts as holding
+// c. Outside a lease (in an
 // [InitFunc] or a [SetupFunc]) Context returns [context.Background].
 func (l *Conn) Context() context.Context {
 	if l.p == nil {

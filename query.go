@@ -92,7 +92,7 @@ func (r *Row) Scan(dest ...any) error {
 func (c *conn) scanOne(sql string, args, dest []any) (err error) {
 	defer func() { err = c.sqlError("QueryRow", sql, err) }()
 	defer c.recoverOOM(&err)
-	stmt, err := c.query(sql, args)
+	stmt, err := c.query("QueryRow", sql, args)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (c *conn) scanOne(sql string, args, dest []any) (err error) {
 		if err := c.committedAnyway(stmt.Err(), ends); err != nil {
 			return c.wrap(err)
 		}
-		return fmt.Errorf("%w: %q", ErrNoRows, c.db)
+		return fmt.Errorf("%w: QueryRow on %q", ErrNoRows, c.db)
 	}
 	return scanRow(c, stmt, dest)
 }
@@ -155,7 +155,7 @@ func (l *Conn) Query(sql string, args ...any) iter.Seq2[*Row, error] {
 // whose Conn asked, nil for Handle.Query.
 func (c *conn) rows(l *Conn, sql string, args []any, yield func(*Row, error) bool) {
 	{
-		stmt, err := c.query(sql, args)
+		stmt, err := c.query("Query", sql, args)
 		if err != nil {
 			err = c.sqlError("Query", sql, err)
 			yield(&Row{err: err}, err)
@@ -205,7 +205,7 @@ func (c *conn) stepOn(stmt *sqlite3.Stmt, uninterrupted bool) (more bool) {
 // not reused: the nested one gets a statement of its own, finalized on
 // release. A statement the lease had not used yet was reset by the last
 // release, so only one used before is asked (a call into the engine).
-func (c *conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
+func (c *conn) query(op, sql string, args []any) (*sqlite3.Stmt, error) {
 	e, again, err := c.prep(sql)
 	if err != nil {
 		return nil, err
@@ -221,7 +221,7 @@ func (c *conn) query(sql string, args []any) (*sqlite3.Stmt, error) {
 		c.cache.adopt(stmt)
 	}
 	if err := bindArgs(stmt, args); err != nil {
-		return nil, inCall(err, "Query", c.db)
+		return nil, inCall(err, op, c.db)
 	}
 	return stmt, nil
 }

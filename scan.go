@@ -251,7 +251,7 @@ func scanError(c *conn, stmt *sqlite3.Stmt, i int, t sqlite3.Datatype, d any, wh
 		}
 		return fmt.Errorf("%w: Scan on %q: destination %d has type %T; use a pointer to an integer, float, bool, string, []byte, time.Time or any, a pointer to such a pointer, or a sql.Scanner", ErrInvalidArgument, c.db, i+1, d)
 	}
-	return fmt.Errorf("%w: Scan on %q: column %d %q (%s) into %T: %w", ErrConversion, c.db, i, stmt.ColumnName(i), storedValue(stmt, i, t), d, why)
+	return fmt.Errorf("%w: Scan on %q: column %d %q (%s) into %T: %w", ErrConversion, c.db, i+1, stmt.ColumnName(i), storedValue(stmt, i, t), d, why)
 }
 
 // storedValue shows a column's type and value for an error message; text

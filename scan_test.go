@@ -157,7 +157,7 @@ func TestScanConversions(t *testing.T) {
 			assert.True(t, got.IsZero(), "the destination was changed to %v", got)
 			msg := err.Error()
 			assert.Contains(t, msg, fmt.Sprintf("%q", h.Name()), "names the database")
-			assert.Contains(t, msg, `column 0 "c"`, "names the column")
+			assert.Contains(t, msg, `column 1 "c"`, "names the column")
 			assert.Contains(t, msg, fmt.Sprintf("%T", tc.dest), "names the destination")
 			if tc.err == errRange || tc.err == errInexact {
 				assert.Contains(t, msg, "out of range")
@@ -186,7 +186,7 @@ func TestScanErrorNamesTheColumn(t *testing.T) {
 	n := int32(7)
 	err := c.QueryRow("SELECT 1 AS id, 5000000000 AS big").Scan(&id, &n)
 	require.ErrorIs(t, err, ErrConversion)
-	assert.Contains(t, err.Error(), `column 1 "big" (INTEGER 5000000000) into *int32: out of range`)
+	assert.Contains(t, err.Error(), `column 2 "big" (INTEGER 5000000000) into *int32: out of range`)
 	assert.Equal(t, int64(1), id)
 	assert.Equal(t, int32(7), n, "a destination that cannot hold the value is left as it was")
 
@@ -297,7 +297,7 @@ func TestScanScanner(t *testing.T) {
 	err = c.QueryRow("SELECT 'no' AS answer").Scan(&refusingScanner{})
 	require.ErrorIs(t, err, ErrConversion)
 	require.ErrorIs(t, err, errRefused, "the Scanner's error is wrapped")
-	assert.Contains(t, err.Error(), `column 0 "answer"`)
+	assert.Contains(t, err.Error(), `column 1 "answer"`)
 
 	// database/sql's own refusal is a conversion error too.
 	err = c.QueryRow("SELECT 'alice' AS n").Scan(&ni)
