@@ -2,7 +2,10 @@ package sqlitepool
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,4 +58,31 @@ func TestWriteThroughAnotherLeaseSeesItsWrites(t *testing.T) {
 		assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
 		requireIdle(t, h)
 	})
+}
+
+// TestReclaimedWriterLeaseIsForgotten: once the collector has taken back a
+// dropped writer Lease, a wait with the context that lease was taken with
+// is an ordinary wait, not one for its own holder; and the pool no longer
+// keeps the closed connection.
+func TestReclaimedWriterLeaseIsForgotten(t *testing.T) {
+	var out logBuffer
+	logger := slog.New(slog.NewTextHandler(&out, nil))
+	h := openLeakT(t, tempDB(t), WithLogger(logger), WithSlowAcquire(10*time.Millisecond))
+	dropLease(t, h.Writer, "")
+	collectUntil(t, "the dropped writer lease", leaked(h))
+	assert.Nil(t, h.p.writerLease.c.Load(), "the reclaimed connection is still referenced")
+
+	// The pool's own work (a checkpoint, an optimize) holds the writer
+	// without a lease.
+	c, err := h.p.acquire(context.Background(), &h.p.writer)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- insertV(context.Background(), h, 1) }()
+	waitFor(t, func() bool {
+		return strings.Contains(out.String(), "still waiting") || strings.Contains(out.String(), "same context")
+	}, "the alarm of the wait")
+	h.p.release(c)
+	require.NoError(t, <-done)
+	assert.Zero(t, h.Stats().SameContextWaits)
+	assert.NotContains(t, out.String(), "same context")
 }
