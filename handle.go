@@ -213,6 +213,11 @@ func (h *Handle) Read(ctx context.Context, fn func(ctx context.Context, c *Conn)
 func (h *Handle) Write(ctx context.Context, fn func(ctx context.Context, c *Conn) error) error {
 	held := leaseOf(ctx, h.p)
 	if w := held.servingWriter(); w != nil {
+		if w != held {
+			v := held.writerView(w, ctx)
+			defer v.endLease()
+			w, ctx = v, &v.ctx
+		}
 		return w.nestedWrite(ctx, fn)
 	}
 	l, err := h.lend(ctx, &h.p.writer, held)

@@ -90,6 +90,12 @@ func (p *pool) reclaim(c *conn) {
 		where = "unknown (set WithLogger to record it)"
 	}
 	c.broken = fmt.Errorf("sqlitepool: %q: a %s lease taken at %s was dropped without Release; its connection was closed", p.t.name, c.role, where)
+	if c.role == RoleWriter {
+		// The writer is still this lease's, so writerLease names it: a
+		// later wait with the same context would pass for a wait for
+		// itself, and the closed connection would stay reachable.
+		p.writerLease.clear()
+	}
 	p.release(c)
 	p.mu.Lock()
 	p.leaked++

@@ -188,6 +188,18 @@ func (l *Conn) servingWriter() *Conn {
 	return nil
 }
 
+// writerView lends the writer w once more, to a Write asked for with ctx,
+// which holds w only through l (a reader's lease inside Write or
+// Exclusive): with l's context, fn's nested reads would run on l's reader,
+// outside the transaction, blind to fn's writes. The view's context holds
+// the writer first and l after it, so what l holds still counts (see
+// checkReentry). The caller ends it when fn returns.
+func (l *Conn) writerView(w *Conn, ctx context.Context) *Conn {
+	v := &Conn{conn: w.conn, p: w.p, parent: l, caller: w.caller}
+	v.ctx = leaseCtx{Context: ctx, c: v}
+	return v
+}
+
 // errFromFn makes an error of fn that the engine raised because the
 // lease's context ended (a statement fn stepped by hand returns the
 // engine's INTERRUPT alone) match that context's error too.
