@@ -72,6 +72,9 @@ type conn struct {
 
 	// snapshot says a reader holds the Read pin (snapshot.go) now.
 	snapshot bool
+	// lent is the rest of the batch of Conns that c's next leases get
+	// (lent.go, nextLent).
+	lent []Conn
 
 	// Leak detection (leak.go): the tracker while no Lease holds it, and
 	// the record of c that the tracker's cleanup gets.

@@ -135,7 +135,7 @@ func (h *Handle) lend(ctx context.Context, s *slots, parent *Conn) (*Conn, error
 	if err != nil {
 		return nil, err
 	}
-	l := &Conn{}
+	l := c.nextLent()
 	l.lend(h.p, c, ctx, parent)
 	return l, nil
 }

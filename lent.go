@@ -70,6 +70,27 @@ func (l *Conn) lend(p *pool, c *conn, ctx context.Context, parent *Conn) {
 	}
 }
 
+// lentBatch is how many Conns a connection makes at once for Read and
+// Write (see nextLent).
+const lentBatch = 32
+
+// nextLent returns a new Conn for one lease of c. A Conn is never lent
+// twice: one kept past its lease must keep failing, however often c is
+// lent again. So each lease needs a Conn of its own; making them in
+// batches spares Read and Write an allocation each. A batch stays in
+// memory while any of its Conns is reachable, with the contexts they were
+// lent with (a Write's Conn also reaches the batch of the Read it is nested
+// in, whose Conns have no parent): a few kilobytes, until lentBatch more
+// leases of c replace it.
+func (c *conn) nextLent() *Conn {
+	if len(c.lent) == 0 {
+		c.lent = make([]Conn, lentBatch)
+	}
+	l := &c.lent[0]
+	c.lent = c.lent[1:]
+	return l
+}
+
 // giveBack ends the lease of l and releases its connection.
 func (p *pool) giveBack(l *Conn) {
 	l.endLease()
