@@ -294,3 +294,17 @@ func TestInitConnEndsWithInit(t *testing.T) {
 	})
 	require.ErrorIs(t, kept.Exec("INSERT INTO t(v) VALUES (1)"), ErrLeaseEnded)
 }
+
+// TestReadAllocatesNothing: a Conn of its own for each lease, yet no
+// allocation per Read (nextLent).
+func TestReadAllocatesNothing(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	ctx := context.Background()
+	fn := func(context.Context, *Conn) error { return nil }
+	allocs := testing.AllocsPerRun(lentBatch*10, func() {
+		if err := h.Read(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	})
+	assert.Zero(t, allocs)
+}
