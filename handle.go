@@ -83,27 +83,24 @@ func (h *Handle) Writer(ctx context.Context) (*Lease, error) {
 	return h.lease(ctx, &h.p.writer)
 }
 
+// lease leases a connection of s's role for a Lease, failing at once what
+// the context can never get (see checkReentry).
 func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
-	c, err := h.conn(ctx, s)
+	if h.closed.Load() {
+		return nil, h.errClosed()
+	}
+	held := leaseOf(ctx, h.p)
+	if err := h.p.checkReentry(held, s); err != nil {
+		return nil, err
+	}
+	c, err := h.acquire(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	l := &Lease{t: c.tracker}
 	c.tracker = nil // the Lease holds it now: see leak.go
-	l.c.lend(h.p, c, ctx, leaseOf(ctx, h.p))
+	l.c.lend(h.p, c, ctx, held)
 	return l, nil
-}
-
-// conn leases a connection of s's role for a Lease, failing at once what
-// the context can never get (see checkReentry).
-func (h *Handle) conn(ctx context.Context, s *slots) (*conn, error) {
-	if h.closed.Load() {
-		return nil, h.errClosed()
-	}
-	if err := h.p.checkReentry(ctx, s); err != nil {
-		return nil, err
-	}
-	return h.acquire(ctx, s)
 }
 
 // acquireOpen is acquire on a handle not closed yet.

@@ -249,10 +249,10 @@ func (l *Lease) Context() context.Context {
 func (p *pool) holdsLease(ctx context.Context) bool { return leaseOf(ctx, p) != nil }
 
 // checkReentry fails a request for a lease (Reader, Writer) of s's role
-// that ctx, holding leases of p already, could never get. Read, Write and
+// that a context holding l (its innermost live lease of p, or nil) could
+// never get. Read, Write and
 // the one-shot calls are served on the held connection instead.
-func (p *pool) checkReentry(ctx context.Context, s *slots) error {
-	l := leaseOf(ctx, p)
+func (p *pool) checkReentry(l *Conn, s *slots) error {
 	if l == nil {
 		return nil
 	}

@@ -34,7 +34,17 @@ type leaseID struct {
 	typ, value atomic.Uintptr
 }
 
+// ctxWords identifies ctx, or for the context of a lease, the context
+// that lease was taken with: Read(ctx) then, inside, Write with fn's
+// context takes the writer with the same context as Read's caller.
 func ctxWords(ctx context.Context) (typ, value uintptr) {
+	for {
+		l, ok := ctx.(*leaseCtx)
+		if !ok {
+			break
+		}
+		ctx = l.Context
+	}
 	w := (*[2]uintptr)(unsafe.Pointer(&ctx))
 	return w[0], w[1]
 }

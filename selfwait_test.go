@@ -87,3 +87,19 @@ func TestSlowAcquireLogsWhileStillWaiting(t *testing.T) {
 	assert.Contains(t, out.String(), "sqlitepool: slow acquire", "and once more when it ends")
 	assert.Zero(t, h.Stats().SameContextWaits, "two contexts")
 }
+
+// TestCapturedContextOfAnOuterRead: inside Read(base), Write with fn's
+// context takes the writer; a call inside that Write given base waits for
+// it, and is reported as a wait on its own holder.
+func TestCapturedContextOfAnOuterRead(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	base, cancel := context.WithTimeout(context.Background(), selfWaitAlarm+300*time.Millisecond)
+	defer cancel()
+	err := h.Read(base, func(rctx context.Context, _ *Conn) error {
+		return h.Write(rctx, func(context.Context, *Conn) error {
+			return insertV(base, h, 1)
+		})
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, uint64(1), h.Stats().SameContextWaits)
+}
