@@ -15,8 +15,8 @@
 // when the last handle is closed.
 //
 // Names that reach the same file reach the same pool: "app.db", "./app.db",
-// its absolute path, a symlink to it, a hard link to it and "file:app.db"
-// all share one pool, so a process never fights itself for SQLite's write
+// its absolute path, a symlink to it, a hard link to it (on Unix) and
+// "file:app.db" all share one pool, so a process never fights itself for SQLite's write
 // lock. ":memory:" is
 // private: each Open of it makes a new pool whose connections share one
 // in-memory database. A named in-memory database ("file:/name?vfs=memdb") is

@@ -160,6 +160,9 @@ func (p *pool) retireMoved(gen uint64) {
 		}
 	}
 	p.mu.Unlock()
+	if p.refile != nil {
+		p.refile() // a link to the file now at the name finds the pool
+	}
 	for _, v := range victims {
 		p.discard(v.s, v.c, false, reasonBroken, movedError(p.t.name))
 	}

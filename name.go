@@ -20,8 +20,8 @@ type target struct {
 	key    string // registry key; "" for a private in-memory database
 	dsn    string // the filename passed to the engine
 	memory bool   // an in-memory (memdb) database: no WAL, no files
-	// info is the file's identity when it already exists: another name of
-	// it (a hard link) reaches the same pool (registry.sameFileLocked).
+	// info is the file's stat when it already exists: another name of it
+	// (a hard link) reaches the same pool (registry.sameFileLocked).
 	info fs.FileInfo
 }
 

@@ -20,6 +20,10 @@ import (
 type pool struct {
 	t   target
 	cfg config
+	// refile, nil for an in-memory pool, tells the registry to look again
+	// at the file now at the database's name (registry.refile), so that
+	// a hard link to it finds this pool.
+	refile func()
 
 	mu      sync.Mutex    // protects the fields below and both slots
 	closed  bool          // no new acquires; set once, by close
@@ -109,10 +113,11 @@ type counters struct {
 
 // newPool opens the writer and runs init on it. On error, everything it
 // opened is closed.
-func newPool(ctx context.Context, t target, cfg config, init InitFunc) (*pool, error) {
+func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile func()) (*pool, error) {
 	p := &pool{
 		t:       t,
 		cfg:     cfg,
+		refile:  refile,
 		writer:  slots{role: RoleWriter, max: 1},
 		readers: slots{role: RoleReader, max: cfg.readers},
 	}
@@ -455,9 +460,13 @@ func (p *pool) release(c *conn) {
 }
 
 // setupWriter prepares a new writer for the pool's own work: change
-// notifications, the WAL policy, PRAGMA optimize.
+// notifications, the WAL policy, PRAGMA optimize; and it has the registry
+// file the pool under the file it reached, which a hard link may reach too.
 func (p *pool) setupWriter(c *conn) error {
 	p.writerFile.Store(&fileRef{f: c.file})
+	if p.refile != nil {
+		p.refile()
+	}
 	p.hookWriter(c)
 	if err := p.configureWAL(c); err != nil {
 		return fmt.Errorf("sqlitepool: set up writer of %q: %w", p.t.name, err)

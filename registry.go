@@ -9,15 +9,22 @@ import (
 )
 
 // registry is the process's pools, one per canonical database. Its mutex is
-// held only to read and change the map and the reference counts: opening
-// connections, running init and closing happen outside it, so Opens of
-// different databases never wait on each other.
+// held only to read and change the maps and the reference counts: opening
+// connections, running init, closing and every system call (the stats that
+// match hard links included) happen outside it, so Opens of different
+// databases never wait on each other, nor on the number of pools open.
 type registry struct {
-	mu      sync.Mutex // protects entries and every entry's refs and closing
+	mu      sync.Mutex // protects entries, files and every entry's refs, closing and id
 	entries map[string]*entry
+	// files finds the entry of a file by its identity, for the first
+	// Open of another name of it (a hard link), in one lookup however
+	// many pools are open. It says which file an entry's name reached
+	// when last looked at (see refile), not which it reaches now: a hit
+	// is checked against the entry's name before it is joined.
+	files map[fileID]*entry
 }
 
-var reg = registry{entries: make(map[string]*entry)}
+var reg = registry{entries: make(map[string]*entry), files: make(map[fileID]*entry)}
 
 // entry is one pool's place in the registry, from the first Open that
 // creates it until its last handle is closed. Private in-memory pools have
@@ -44,6 +51,10 @@ type entry struct {
 	gone    chan struct{}
 
 	inits initRuns // the inits run on the pool
+
+	// id is the identity under which files holds this entry, if filed.
+	id    fileID
+	filed bool
 }
 
 // Open returns a handle to the process's pool for the database name, creating
@@ -106,20 +117,32 @@ func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option
 	}
 	if t.key == "" {
 		e := &entry{refs: 1, gone: make(chan struct{})}
-		if e.pool, err = newPool(ctx, t, cfg, init); err != nil {
+		if e.pool, err = newPool(ctx, t, cfg, init, nil); err != nil {
 			return nil, err
 		}
 		return newHandle(e), nil
 	}
+	var id fileID
+	hasID := false
+	if t.info != nil {
+		id, hasID = fileIdentity(t.info)
+	}
 	for {
 		reg.mu.Lock()
 		e := reg.entries[t.key]
-		if e == nil && t.info != nil {
-			e = reg.sameFileLocked(t.info)
+		if e == nil && hasID {
+			// The lock is let go while a hit is checked: another Open of
+			// this name may have made its entry meanwhile.
+			if e = reg.sameFileLocked(id, t.info); e == nil {
+				e = reg.entries[t.key]
+			}
 		}
 		if e == nil {
 			e = &entry{key: t.key, file: !t.memory, ready: make(chan struct{}), gone: make(chan struct{}), refs: 1}
 			reg.entries[t.key] = e
+			if hasID {
+				reg.fileLocked(e, id)
+			}
 			reg.mu.Unlock()
 			return reg.create(ctx, e, t, cfg, init)
 		}
@@ -173,13 +196,18 @@ func (r *registry) create(ctx context.Context, e *entry, t target, cfg config, i
 		}
 		r.mu.Lock()
 		delete(r.entries, e.key)
+		r.unfileLocked(e)
 		r.mu.Unlock()
 		e.err = err
 		e.creatorGaveUp = ctx.Err() != nil // init may not wrap ctx.Err (a bare INTERRUPT)
 		close(e.ready)
 		close(e.gone)
 	}()
-	p, err := newPool(ctx, t, cfg, init)
+	var refile func()
+	if e.file {
+		refile = func() { r.refile(e) }
+	}
+	p, err := newPool(ctx, t, cfg, init, refile)
 	if err != nil {
 		return nil, err
 	}
@@ -211,24 +239,86 @@ func (e *entry) join(ctx context.Context, name string, init InitFunc) (*Handle, 
 	return h, nil
 }
 
-// sameFileLocked finds the entry of the file info describes under another
-// name: a hard link's key is its own path, and two pools on one file, each
-// with its own WAL and shared memory, would not even see each other's
-// locks. The file is the one now at the entry's name, not one remembered:
-// a pool's file may not exist yet when its entry is made (its Open creates
-// it), and a pool whose file was replaced or renamed away serves the file
-// now at its name (moved.go). One stat per open file pool, only on the
-// first Open of a name.
-func (r *registry) sameFileLocked(info fs.FileInfo) *entry {
-	for _, e := range r.entries {
-		if !e.file {
-			continue
+// sameFileLocked finds the entry of the file info describes (whose
+// identity is id) under another name: a hard link's key is its own path,
+// and two pools on one file, each with its own WAL and shared memory, would
+// not even see each other's locks. It is called with r.mu held and returns
+// with it held, but lets it go to stat the entry's name: no system call
+// runs under the registry's lock.
+//
+// The index says which file an entry's name reached when last looked at.
+// The file that counts is the one at the name now (a pool whose file was
+// replaced or renamed away serves the file now at its name, moved.go), so
+// a hit is joined only if the entry's name still reaches info's file: a
+// file renamed away from a pool's name, or a new file given the inode of a
+// deleted one, is not that pool's. A hit that fails the check is dropped
+// from the index.
+func (r *registry) sameFileLocked(id fileID, info fs.FileInfo) *entry {
+	for {
+		e := r.files[id]
+		if e == nil {
+			return nil
 		}
-		if cur, err := os.Stat(e.key); err == nil && os.SameFile(cur, info) {
-			return e
+		r.mu.Unlock()
+		cur, err := os.Stat(e.key)
+		same := err == nil && os.SameFile(cur, info)
+		r.mu.Lock()
+		switch {
+		case r.files[id] != e:
+			continue // refiled or gone meanwhile: what was checked is stale
+		case !same || r.entries[e.key] != e:
+			// An entry out of the map is not joined even if its name
+			// still reaches the file: Open would wait for it to be gone,
+			// find it again, and never end.
+			r.unfileLocked(e)
+			return nil
 		}
+		return e
 	}
-	return nil
+}
+
+// fileLocked files e under id, in place of any entry filed there before:
+// the newest look at a name is the likeliest to be right, and a stale one
+// is caught when it is hit.
+func (r *registry) fileLocked(e *entry, id fileID) {
+	r.unfileLocked(e)
+	if old := r.files[id]; old != nil {
+		old.filed = false
+	}
+	r.files[id] = e
+	e.id, e.filed = id, true
+}
+
+// unfileLocked takes e out of the index, if it is there.
+func (r *registry) unfileLocked(e *entry) {
+	if e.filed && r.files[e.id] == e {
+		delete(r.files, e.id)
+	}
+	e.filed = false
+}
+
+// refile looks at the file now at e's name and files e under it. The pool
+// calls it when it opens a writer, which reaches the file at the name then
+// (at creation, the first time the file is sure to exist), and when it sees
+// its file moved, so that a link to the new file finds the pool before the
+// pool reopens it. The stat runs before the lock is taken.
+func (r *registry) refile(e *entry) {
+	fi, err := os.Stat(e.key)
+	var id fileID
+	ok := false
+	if err == nil {
+		id, ok = fileIdentity(fi)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.entries[e.key] != e {
+		return // gone (or failed): it must not come back into the index
+	}
+	if !ok {
+		r.unfileLocked(e) // no file at the name: nothing can link to it
+		return
+	}
+	r.fileLocked(e, id)
 }
 
 // release drops one reference; the last one closes the pool and then
@@ -271,6 +361,7 @@ func (e *entry) remove() {
 	if e.key != "" && reg.entries[e.key] == e {
 		delete(reg.entries, e.key)
 	}
+	reg.unfileLocked(e)
 	reg.mu.Unlock()
 	close(e.gone)
 }

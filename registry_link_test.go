@@ -17,6 +17,7 @@ import (
 // first name: one writer, init run once, the writes of each visible to the
 // other.
 func TestHardLinkSharesThePool(t *testing.T) {
+	requireFileIDs(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.db")
 	link := filepath.Join(dir, "other-name.db")
@@ -41,6 +42,7 @@ func TestHardLinkSharesThePool(t *testing.T) {
 // TestHardLinksRacingFirstOpensShareOnePool: the first Opens of an
 // existing file through two names, at the same time, make one pool.
 func TestHardLinksRacingFirstOpensShareOnePool(t *testing.T) {
+	requireFileIDs(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.db")
 	link := filepath.Join(dir, "other-name.db")
@@ -67,6 +69,7 @@ func TestHardLinksRacingFirstOpensShareOnePool(t *testing.T) {
 // renamed away keeps serving its name (moved.go), so an Open of the new
 // name must not reach it.
 func TestRenamedFileIsNotJoinedThroughItsNewName(t *testing.T) {
+	requireFileIDs(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.db")
 	renamed := filepath.Join(dir, "renamed.db")
@@ -85,6 +88,7 @@ func TestRenamedFileIsNotJoinedThroughItsNewName(t *testing.T) {
 // hard link to that new file must reach the pool, as a link to the first
 // one did: the pool's name reaches the same file.
 func TestHardLinkToAReplacedFileSharesThePool(t *testing.T) {
+	requireFileIDs(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.db")
 	link := filepath.Join(dir, "other-name.db")
@@ -105,6 +109,7 @@ func TestHardLinkToAReplacedFileSharesThePool(t *testing.T) {
 // to it meanwhile, and opened before init ends, must wait for that pool,
 // not make a second one on the same file.
 func TestHardLinkDuringTheFirstOpenSharesThePool(t *testing.T) {
+	requireFileIDs(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.db")
 	link := filepath.Join(dir, "other-name.db")
