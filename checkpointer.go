@@ -44,7 +44,7 @@ type checkpointer struct {
 // the frames committed meanwhile are left (see catchUp).
 func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool, err error) {
 	p.mu.Lock()
-	if p.closed || p.gate.cur != nil {
+	if p.closed || p.gate.cur != nil || p.truncating {
 		p.mu.Unlock()
 		if p.testHookCheckpoint != nil {
 			p.testHookCheckpoint(true)
@@ -222,20 +222,39 @@ func (p *pool) writerMoved(gen uint64) bool {
 	return true
 }
 
-// awaitCheckpointer waits for a checkpoint under way on the checkpointer,
-// if any, for at most d.
-func (p *pool) awaitCheckpointer(d time.Duration) {
-	p.mu.Lock()
-	ch := p.checkpointing
-	p.mu.Unlock()
-	if ch == nil {
-		return
+// holdCheckpointer waits for a checkpoint under way on the checkpointer,
+// if any, for at most d, and keeps the next from starting until done is
+// called. clear reports that none runs: one still running after d makes
+// a truncation BUSY by itself.
+func (p *pool) holdCheckpointer(d time.Duration) (clear bool, done func()) {
+	done = func() {
+		p.mu.Lock()
+		p.truncating = false
+		p.mu.Unlock()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
+	var t *time.Timer
+	timedOut := false
+	for {
+		p.mu.Lock()
+		// Looked at again after each wait: another may have started.
+		ch := p.checkpointing
+		if ch == nil || timedOut {
+			p.truncating = true
+			p.mu.Unlock()
+			if t != nil {
+				t.Stop()
+			}
+			return ch == nil, done
+		}
+		p.mu.Unlock()
+		if t == nil {
+			t = time.NewTimer(d)
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			timedOut = true
+		}
 	}
 }
 

@@ -111,6 +111,15 @@ func (c *conn) configure(ctx context.Context, t *target, cfg *config) error {
 	if err := c.harden(cfg); err != nil {
 		return err
 	}
+	// The last connection to a file checkpoints the WAL as it closes, and
+	// removes it: under WALExternal that is the replicator's to do, whose
+	// WAL would vanish under it. Readers too, though opened read-only they
+	// cannot checkpoint: whichever role closes last, none does.
+	if cfg.walPolicy == WALExternal && !t.memory {
+		if _, err := c.raw.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
+			return err
+		}
+	}
 	if c.role == RoleWriter {
 		var err error
 		if !t.memory {

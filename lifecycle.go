@@ -95,6 +95,7 @@ func (p *pool) tidy(ctx context.Context) {
 	p.topUp(ctx)
 	p.optimizeIfDue(ctx, now)
 	p.checkpointIfDue(ctx)
+	p.watchExternalWAL(now)
 }
 
 // retire closes the idle connections that expired, and the idle readers

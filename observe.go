@@ -16,8 +16,10 @@ import (
 // closed early (broken, idle or at the end of its lifetime), a transaction
 // rolled back on release and a [Lease] dropped without Release (both with
 // the file:line that took the lease), a connection that failed to open in
-// the background, a checkpoint that could not finish, and acquires slower
-// than [WithSlowAcquire]. With it, every lease records its caller, which
+// the background, a checkpoint that could not finish (once only when
+// another process holds the WAL), a WAL that writes keep growing and that
+// has not started over for a long time under [WALExternal], and acquires
+// slower than [WithSlowAcquire]. With it, every lease records its caller, which
 // the errors of a Close or an Open that gives up waiting for leases also
 // list. Without it (the default) the pool logs nothing, and captures no
 // caller: a stack walk costs several times a whole lease.

@@ -66,6 +66,11 @@ type pool struct {
 	// lease, and so does the writer's truncation at the WAL limit (a
 	// checkpoint under way makes another fail at once). Guarded by mu.
 	checkpointing chan struct{}
+	// truncating is set while a truncation outside an Exclusive section
+	// runs: the checkpointer does not start meanwhile, so that a truncation
+	// kept from finishing was kept by readers, never by the pool's own
+	// checkpoint. Guarded by mu.
+	truncating bool
 
 	nextOptimize int64  // Unix ns; the janitor's own
 	optimizeRuns uint64 // guarded by mu

@@ -9,7 +9,7 @@ import (
 // close refuses new acquires, fails the waiters and waits for every lease
 // to come back, then closes the connections: the readers and, last, the
 // writer (the last connection to close checkpoints the WAL and removes it,
-// and only the writer can).
+// and only the writer can; under WALExternal none does, see configure).
 //
 // If ctx ends first, the leases still out are interrupted (every statement
 // on them fails with ErrClosed from then on) and close returns at once with

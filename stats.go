@@ -43,11 +43,24 @@ type WALStats struct {
 	// Checkpoints counts the checkpoints the pool ran to completion.
 	Checkpoints uint64
 	// CheckpointsBusy counts the truncating checkpoints that readers of old
-	// snapshots kept from finishing within the checkpoint timeout.
+	// snapshots, the pool's or another process's, kept from finishing
+	// within the checkpoint timeout.
 	CheckpointsBusy uint64
 	// BytesReclaimed is how much the pool's checkpoints shrank the -wal file,
 	// in total.
 	BytesReclaimed int64
+	// Frames counts the frames (pages) appended to the WAL, as a WAL hook
+	// sees them at each commit of the writer: frames another process
+	// appended count at the pool's next commit, and at its first, those
+	// the WAL already held. Always 0 under [WALSQLite], whose automatic
+	// checkpoint is SQLite's own WAL hook, and for in-memory databases.
+	Frames uint64
+	// Restarts counts the times a commit found that the WAL had started
+	// over from its beginning, after a checkpoint copied it all back (the
+	// pool's truncations count in Checkpoints instead). Under
+	// [WALExternal], Frames growing while Restarts stays put means that
+	// nothing checkpoints the WAL: the replicator stopped, or none runs.
+	Restarts uint64
 }
 
 // Replacements counts connections the pool closed before it closed
@@ -143,6 +156,8 @@ func (p *pool) stats() Stats {
 		Checkpoints:     p.wal.checkpoints,
 		CheckpointsBusy: p.wal.busy,
 		BytesReclaimed:  p.wal.reclaimed,
+		Frames:          p.wal.appended.Load(),
+		Restarts:        uint64(p.wal.restarts.Load()),
 	}
 	st.Optimizes = p.optimizeRuns
 	st.SameContextWaits = p.selfWaits.Load()

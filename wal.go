@@ -33,16 +33,26 @@ const (
 	// writes go on meanwhile; from an eighth of the limit in use, a short
 	// catch-up checkpoint on the writer lets the WAL start over; if readers
 	// keep it from starting over, a TRUNCATE checkpoint (on the writer) from
-	// half the limit; and it sets journal_size_limit to the limit.
+	// half the limit; and it sets journal_size_limit to the limit. Beside
+	// another process that keeps the WAL from starting over (a replicator
+	// such as Litestream holds a read transaction), truncations fail: the
+	// pool then tries them less and less often, and logs the cause once.
+	// With Litestream, use [WALExternal].
 	WALBounded WALPolicy = iota
 	// WALSQLite leaves checkpoints to SQLite's automatic checkpoint: passive,
 	// every 1000 pages, run by the committing write. Under continuous reads
 	// the WAL can grow without bound.
 	WALSQLite
-	// WALExternal turns automatic checkpoints off, for a tool that manages
-	// them itself (Litestream, for example): the pool never checkpoints. SQLite
-	// still checkpoints when the last connection to the file closes; such a
-	// tool keeps a connection of its own open.
+	// WALExternal leaves every checkpoint to another process, a replicator
+	// such as Litestream run beside the program: the pool never
+	// checkpoints, not even when its last connection closes (the -wal file
+	// stays, with its frames), sets wal_autocheckpoint=0 and leaves
+	// journal_size_limit alone. With Litestream, use this policy: under
+	// [WALBounded] the pool's truncations fight the replicator's read
+	// transaction. The pool still counts the WAL's frames ([WALStats]
+	// Frames and Restarts) and, with [WithLogger], says when writes go on
+	// and the WAL has not started over for a long time: nothing
+	// checkpoints it any more, and it grows without bound.
 	WALExternal
 )
 
@@ -127,19 +137,34 @@ func WithCheckpointTimeout(d time.Duration) Option {
 
 // walState is what the pool knows of its WAL.
 type walState struct {
-	frames    atomic.Int64 // in the WAL after the last commit (the WAL hook)
-	nextAt    atomic.Int64 // frames at which the janitor is woken
-	frameSize atomic.Int64 // page size + frame header
-	restarts  atomic.Int64 // times the WAL started over from its beginning
+	frames    atomic.Int64  // in the WAL after the last commit (the WAL hook)
+	appended  atomic.Uint64 // frames appended, summed over the commits
+	nextAt    atomic.Int64  // frames at which the janitor is woken
+	frameSize atomic.Int64  // page size + frame header
+	restarts  atomic.Int64  // times the WAL started over from its beginning
 
 	seenRestarts int64 // the janitor's own: restarts at its last round
 	// The janitor's own: frames when its catch-up last left the WAL
 	// wholly copied back, or -1 once a round found a commit made since.
 	copied int64
 
+	// The janitor's own, under WALExternal: when it last saw the WAL start
+	// over, the restarts and frames appended then and at its last round,
+	// and whether it said the WAL stalled since.
+	stallSince    int64 // Unix ns
+	stallRestarts int64
+	stallLast     uint64
+	stallLogged   bool
+
 	// Guarded by pool.mu.
 	checkpoints, busy uint64
 	reclaimed         int64
+	// Truncations another process kept from finishing: none is tried
+	// before retryAt (Unix ns, the configured clock), and the wait doubles
+	// at each failure.
+	retryAt      int64
+	backoff      time.Duration
+	othersLogged bool // the cause was logged
 }
 
 // configureWAL applies the policy to a new writer. Called while the
@@ -150,8 +175,16 @@ func (p *pool) configureWAL(c *conn) error {
 	}
 	switch p.cfg.walPolicy {
 	case WALExternal:
-		return c.raw.WALAutoCheckpoint(0)
+		if err := c.raw.WALAutoCheckpoint(0); err != nil {
+			return err
+		}
+		// Installed after WALAutoCheckpoint, which would remove it: the
+		// hook only counts, and checkpoints nothing.
+		c.raw.WALHook(p.walHook)
+		return nil
 	case WALSQLite:
+		// SQLite's automatic checkpoint is a WAL hook of its own: the
+		// pool's would replace it.
 		return nil
 	}
 	var pageSize int64
@@ -171,15 +204,25 @@ func (p *pool) configureWAL(c *conn) error {
 		return err
 	}
 	// The hook replaces SQLite's automatic checkpoint: the janitor runs it.
-	c.raw.WALHook(func(_ *sqlite3.Conn, _ string, frames int) error {
-		if prev := p.wal.frames.Swap(int64(frames)); int64(frames) < prev {
-			// The writer rewound the WAL (no reader was in it): count
-			// from the start again.
-			p.wal.restarts.Add(1)
-			p.wal.nextAt.Store(p.nextCheckpointAt(int64(frames)))
-		}
+	c.raw.WALHook(p.walHook)
+	return nil
+}
+
+// walHook runs at each commit of the writer with the frames now in the
+// WAL. Fewer than at the last commit: the WAL started over from its
+// beginning (no reader was in it), after a checkpoint copied it back.
+func (p *pool) walHook(_ *sqlite3.Conn, _ string, frames int) error {
+	n := int64(frames)
+	prev := p.wal.frames.Swap(n)
+	if n >= prev {
+		p.wal.appended.Add(uint64(n - prev))
 		return nil
-	})
+	}
+	p.wal.appended.Add(uint64(n))
+	p.wal.restarts.Add(1)
+	if p.walBounded() { // count from the start again
+		p.wal.nextAt.Store(p.nextCheckpointAt(n))
+	}
 	return nil
 }
 
@@ -216,12 +259,54 @@ func (p *pool) walHardLimit(c *conn) {
 		return
 	}
 	size := p.walSize()
-	if size < p.cfg.walLimit {
+	if size < p.cfg.walLimit || p.truncationsDeferred() {
 		return
 	}
-	p.awaitCheckpointer(p.cfg.checkpointTimeout)
+	clear, done := p.holdCheckpointer(p.cfg.checkpointTimeout)
+	defer done()
+	alone := clear && p.readersIdle()
 	busy, err := p.checkpoint(c, sqlite3.CHECKPOINT_TRUNCATE)
-	p.countCheckpoint(sqlite3.CHECKPOINT_TRUNCATE, size, busy, err)
+	p.countCheckpoint(sqlite3.CHECKPOINT_TRUNCATE, size, busy, alone, err)
+}
+
+// readersIdle reports whether no reader of the pool is leased: then none
+// holds a snapshot, and whatever keeps a checkpoint from finishing is
+// another process's (the writer that runs it holds none either).
+func (p *pool) readersIdle() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.readers.inUse == 0
+}
+
+const (
+	// Waits between truncations after another process kept one from
+	// finishing: each try holds the writer for up to the checkpoint
+	// timeout. Short at first, for a process that reads for a moment (a
+	// backup, the sqlite3 shell); long for one that never lets go (a
+	// replicator), so that it costs the writes next to nothing.
+	minTruncateBackoff = time.Second
+	maxTruncateBackoff = 5 * time.Minute
+)
+
+// truncationsDeferred reports whether truncations wait: another process
+// kept the last one from finishing, and its back-off has not run out.
+func (p *pool) truncationsDeferred() bool {
+	p.mu.Lock()
+	at := p.wal.retryAt
+	p.mu.Unlock()
+	return at != 0 && p.cfg.clock().UnixNano() < at
+}
+
+// deferTruncationsLocked starts or doubles the wait before the next
+// truncation, and reports whether the cause is to be logged (the first
+// time only).
+func (p *pool) deferTruncationsLocked() (logIt bool) {
+	w := &p.wal
+	w.backoff = min(max(2*w.backoff, minTruncateBackoff), maxTruncateBackoff)
+	w.retryAt = p.cfg.clock().Add(w.backoff).UnixNano()
+	logIt = !w.othersLogged
+	w.othersLogged = true
+	return logIt
 }
 
 // walAfterRelease wakes the janitor when the WAL has grown enough to look
@@ -236,6 +321,39 @@ func (p *pool) walAfterRelease() {
 		default: // already woken
 		}
 	}
+}
+
+// externalStallAfter is how long writes may go on under WALExternal with
+// the WAL never starting over before the pool logs it. A working
+// replicator checkpoints within minutes of a burst of writes, and the next
+// write after a checkpoint that copied everything starts the WAL over; a
+// quarter of an hour without that means the replicator stopped
+// checkpointing, or none runs.
+const externalStallAfter = 15 * time.Minute
+
+// watchExternalWAL runs on each round of the janitor under WALExternal: it
+// logs, once until the WAL starts over again, that writes went on for
+// externalStallAfter and the WAL did not start over.
+func (p *pool) watchExternalWAL(now int64) {
+	if p.cfg.walPolicy != WALExternal || p.t.memory || p.cfg.logger == nil {
+		return
+	}
+	w := &p.wal
+	restarts, appended := w.restarts.Load(), w.appended.Load()
+	wrote := appended != w.stallLast
+	w.stallLast = appended
+	if w.stallSince == 0 || restarts != w.stallRestarts {
+		w.stallSince, w.stallRestarts, w.stallLogged = now, restarts, false
+		return
+	}
+	// Writes since the last round: a pause in writes is no stall, as the
+	// WAL starts over only at a write.
+	if !wrote || w.stallLogged || now-w.stallSince < int64(externalStallAfter) {
+		return
+	}
+	w.stallLogged = true
+	p.log(slog.LevelWarn, "sqlitepool: writes go on and the WAL has not started over for a long time; under WALExternal only the replicator checkpoints it: has it stopped, or is none running?",
+		slog.Duration("since", time.Duration(now-w.stallSince)), slog.Int64("wal_bytes", p.walSize()))
 }
 
 func (p *pool) walPath() string { return p.t.key + "-wal" }
@@ -281,7 +399,7 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	// truncates at the limit itself). In use, not the file's size: a WAL
 	// that starts over keeps its size (journal_size_limit cuts it to the
 	// limit).
-	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/2 && !restarting && !copiedBack:
+	case frames*p.wal.frameSize.Load() >= p.cfg.walLimit/2 && !restarting && !copiedBack && !p.truncationsDeferred():
 		mode = sqlite3.CHECKPOINT_TRUNCATE
 	case frames < p.wal.nextAt.Load():
 		// Nothing new since the last pass (a tick, not a wake-up): a
@@ -290,11 +408,7 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 		return
 	}
 	if mode == sqlite3.CHECKPOINT_TRUNCATE {
-		busy, err := p.runCheckpoint(ctx, mode)
-		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
-			return
-		}
-		p.countCheckpoint(mode, size, busy, err)
+		p.truncate(ctx, size)
 		return
 	}
 	skipped, done, busy, err := p.passiveCheckpoint(ctx)
@@ -305,7 +419,7 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
-	p.countCheckpoint(mode, size, busy, err)
+	p.countCheckpoint(mode, size, busy, false, err)
 	if !done || err != nil || p.walInUse() < p.cfg.walLimit/8 {
 		// The catch-up holds the writer while it syncs the WAL and the
 		// database file (7 ms at the median on this project's machine):
@@ -326,20 +440,37 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 }
 
 // countCheckpoint records a checkpoint's outcome and when to look again.
-func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy bool, err error) {
+// alone says that no reader of the pool held a snapshot while it ran.
+func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy, alone bool, err error) {
 	frames := p.wal.frames.Load()
 	after := p.walSize()
+	others, logOthers := false, false
 	p.mu.Lock()
 	switch {
 	case err != nil:
 	case busy:
 		p.wal.busy++
+		// Nothing of the pool's was in the way: another process holds the
+		// WAL, and may for good. Trying again at every release would make
+		// each write wait out the checkpoint timeout.
+		if others = alone && mode == sqlite3.CHECKPOINT_TRUNCATE; others {
+			logOthers = p.deferTruncationsLocked()
+		}
 	default:
 		p.wal.checkpoints++
 		p.wal.reclaimed += max(0, size-after)
+		if mode == sqlite3.CHECKPOINT_TRUNCATE {
+			p.wal.retryAt, p.wal.backoff = 0, 0
+		}
 	}
 	p.mu.Unlock()
 	switch {
+	case others:
+		p.wal.nextAt.Store(p.wal.frames.Load() + max(1, p.checkpointStep()/8))
+		if logOthers {
+			p.log(slog.LevelWarn, "sqlitepool: another process holds the WAL, and no reader of the pool does: truncations are tried less often from now on; a replicator such as Litestream? use WALExternal",
+				slog.Int64("wal_bytes", size))
+		}
 	case err != nil || busy:
 		// Retry soon: the readers in the way hold short snapshots, or the
 		// janitor's next round tries again.
@@ -355,35 +486,60 @@ func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy boo
 	}
 }
 
-// runCheckpoint runs a truncating checkpoint on the writer (truncating
-// needs the write lock; PASSIVE ones run on the checkpointer). It first
-// tries to catch a moment when no lease is out, holding new leases back
-// for at most a quarter of the checkpoint timeout, the way Exclusive does:
-// with no reader in a snapshot it cannot be kept from finishing. If leases
-// stay out longer (a long read), it runs anyway and waits for those
-// readers, up to the checkpoint timeout, while new readers go on.
-func (p *pool) runCheckpoint(ctx context.Context, mode sqlite3.CheckpointMode) (busy bool, err error) {
-	if mode == sqlite3.CHECKPOINT_TRUNCATE {
-		xctx, cancel := context.WithTimeout(ctx, p.cfg.checkpointTimeout/4)
-		x, xerr := p.acquireExclusive(xctx)
-		cancel()
-		if xerr == nil {
-			defer p.endExclusive(x)
-			if x.writer != nil { // else not open: nothing was written since
-				return p.checkpoint(x.writer, mode)
-			}
-			return false, nil
+// truncate runs a truncating checkpoint on the writer (truncating needs
+// the write lock; PASSIVE ones run on the checkpointer) and counts it. It
+// first tries to catch a moment when no lease is out, holding new leases
+// back for at most a quarter of the checkpoint timeout, the way Exclusive
+// does: with no reader in a snapshot, only another process can keep it
+// from finishing. If leases stay out longer (a long read), it runs anyway
+// and waits for those readers, up to the checkpoint timeout, while new
+// readers go on.
+//
+// It counts the outcome before it gives the writer back: the writer's
+// release, its own included, truncates at the limit unless a failure just
+// deferred truncations.
+func (p *pool) truncate(ctx context.Context, size int64) {
+	const mode = sqlite3.CHECKPOINT_TRUNCATE
+	count := func(busy, alone bool, err error) {
+		if ctx.Err() == nil { // the pool closing interrupted it
+			p.countCheckpoint(mode, size, busy, alone, err)
 		}
-		if errors.Is(xerr, ErrClosed) {
-			return false, xerr
+	}
+	xctx, cancel := context.WithTimeout(ctx, p.cfg.checkpointTimeout/4)
+	x, xerr := p.acquireExclusive(xctx)
+	cancel()
+	if xerr == nil {
+		defer p.endExclusive(x)
+		if p.truncationsDeferred() {
+			return
 		}
+		if x.writer == nil { // not open: nothing was written since
+			count(false, true, nil)
+			return
+		}
+		busy, err := p.checkpoint(x.writer, mode)
+		count(busy, true, err)
+		return
+	}
+	if errors.Is(xerr, ErrClosed) {
+		return
 	}
 	c, err := p.acquire(ctx, &p.writer)
 	if err != nil {
-		return false, err
+		if !errors.Is(err, ErrClosed) {
+			count(false, false, err)
+		}
+		return
 	}
 	defer p.release(c)
-	return p.checkpoint(c, mode)
+	// A release may have tried, and failed, while this one waited.
+	if p.truncationsDeferred() {
+		return
+	}
+	clear, done := p.holdCheckpointer(p.cfg.checkpointTimeout)
+	defer done()
+	busy, err := p.checkpoint(c, mode)
+	count(busy, clear && p.readersIdle(), err)
 }
 
 // checkpoint runs one checkpoint with the busy wait bounded by the
