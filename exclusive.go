@@ -53,7 +53,6 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 	w, readers := x.lend(p, ctx)
 	defer func() {
 		w.endLease()
-		p.writerLease.clear()
 		for _, r := range readers {
 			r.endLease()
 		}

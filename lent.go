@@ -29,9 +29,8 @@ type Conn struct {
 	// to, nil outside one: nested writes go there.
 	x *Conn
 
-	ctx    leaseCtx
-	caller string // file:line that took the lease, only with a logger
-	ended  atomic.Bool
+	ctx   leaseCtx
+	ended atomic.Bool
 }
 
 // leaseKey is the context key of a pool's leases. A struct of one pointer
@@ -63,7 +62,7 @@ func (l *leaseCtx) String() string {
 
 // lend makes l the Conn of one lease of c, acquired with ctx.
 func (l *Conn) lend(p *pool, c *conn, ctx context.Context, parent *Conn) {
-	l.conn, l.p, l.parent, l.caller = c, p, parent, c.caller
+	l.conn, l.p, l.parent = c, p, parent
 	l.ctx = leaseCtx{Context: ctx, c: l}
 	if c.role == RoleWriter {
 		p.writerLease.set(c, ctx)
@@ -94,9 +93,6 @@ func (c *conn) nextLent() *Conn {
 // giveBack ends the lease of l and releases its connection.
 func (p *pool) giveBack(l *Conn) {
 	l.endLease()
-	if l.role == RoleWriter {
-		p.writerLease.clear()
-	}
 	p.release(l.conn)
 }
 
@@ -216,7 +212,7 @@ func (l *Conn) servingWriter() *Conn {
 // the writer first and l after it, so what l holds still counts (see
 // checkReentry). The caller ends it when fn returns.
 func (l *Conn) writerView(w *Conn, ctx context.Context) *Conn {
-	v := &Conn{conn: w.conn, p: w.p, parent: l, caller: w.caller}
+	v := &Conn{conn: w.conn, p: w.p, parent: l}
 	v.ctx = leaseCtx{Context: ctx, c: v}
 	return v
 }

@@ -23,12 +23,16 @@ import (
 // threshold.
 const selfWaitAlarm = time.Second
 
-// leaseID tells which context the writer's current lease was taken with,
+// leaseID tells which context the writer's latest lease was taken with,
 // by the words of the interface value: comparing them never panics (a
 // context of a type that is not comparable is boxed, and so never the same
 // twice), and keeping them does not keep the context or the lease alive.
 // Read by waiters while the holder sets it: a torn or stale read can only
-// make a warning wrong, never a lease.
+// make a warning wrong, never a lease. It is not cleared on release (each
+// writer lease sets it, and stores only what changed: the writer's own
+// lease is on the hot path), so while the pool's own work holds the writer
+// it names the last lease; a wait on that lease's context would need to
+// last the alarm's second to be counted.
 type leaseID struct {
 	c          atomic.Pointer[conn]
 	typ, value atomic.Uintptr
@@ -51,11 +55,18 @@ func ctxWords(ctx context.Context) (typ, value uintptr) {
 
 func (id *leaseID) set(c *conn, ctx context.Context) {
 	t, v := ctxWords(ctx)
-	id.typ.Store(t)
-	id.value.Store(v)
-	id.c.Store(c)
+	if id.typ.Load() != t {
+		id.typ.Store(t)
+	}
+	if id.value.Load() != v {
+		id.value.Store(v)
+	}
+	if id.c.Load() != c {
+		id.c.Store(c)
+	}
 }
 
+// clear forgets the lease: a writer Lease dropped unreleased (leak.go).
 func (id *leaseID) clear() { id.c.Store(nil) }
 
 // heldWith returns the connection of the lease, if one taken with ctx
