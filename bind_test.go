@@ -15,9 +15,12 @@ import (
 )
 
 // writerConn leases the writer of h for the rest of the test.
-func writerConn(t *testing.T, h *Handle) *Conn {
+func writerConn(t *testing.T, h *Handle) *Conn { return leasedConn(t, h.Writer) }
+
+// leasedConn leases a connection with acquire for the rest of the test.
+func leasedConn(t *testing.T, acquire func(context.Context) (*Lease, error)) *Conn {
 	t.Helper()
-	l, err := h.Writer(context.Background())
+	l, err := acquire(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(l.Release)
 	return l.Conn()

@@ -140,12 +140,24 @@ func (c *conn) wrap(err error) error {
 		return fmt.Errorf("%w: %w", c.movedErr, err)
 	case c.role == RoleReader && errors.Is(err, sqlite3.READONLY):
 		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
-	case errors.Is(err, sqlite3.INTERRUPT), errors.Is(err, sqlite3.BUSY):
-		if cerr := c.raw.GetInterrupt().Err(); cerr != nil {
-			return fmt.Errorf("%w: %w", cerr, err)
-		}
 	}
-	return err
+	return c.errFromFn(err)
+}
+
+// errFromFn makes an error that the engine raised because the lease's
+// context ended match that context's error too: an interrupt, or a busy
+// wait the engine gave up because the context was done. wrap does this for
+// the pool's own calls; Read, Write and Exclusive do it for what fn returns
+// (a statement fn stepped by hand returns the engine's INTERRUPT alone).
+func (c *conn) errFromFn(err error) error {
+	if err == nil || !(errors.Is(err, sqlite3.INTERRUPT) || errors.Is(err, sqlite3.BUSY)) {
+		return err
+	}
+	cerr := c.raw.GetInterrupt().Err()
+	if cerr == nil || errors.Is(err, cerr) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cerr, err)
 }
 
 // rollback ends an open transaction on purpose (so it is not counted as a

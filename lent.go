@@ -2,7 +2,6 @@ package sqlitepool
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 
@@ -217,20 +216,6 @@ func (l *Conn) writerView(w *Conn, ctx context.Context) *Conn {
 	return v
 }
 
-// errFromFn makes an error of fn that the engine raised because the
-// lease's context ended (a statement fn stepped by hand returns the
-// engine's INTERRUPT alone) match that context's error too.
-func (c *conn) errFromFn(err error) error {
-	if err == nil || !(errors.Is(err, sqlite3.INTERRUPT) || errors.Is(err, sqlite3.BUSY)) {
-		return err
-	}
-	cerr := c.raw.GetInterrupt().Err()
-	if cerr == nil || errors.Is(err, cerr) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", cerr, err)
-}
-
 // Context returns the lease's context, as [Conn.Context] of its connection
 // does: pass it to nested calls on the same pool while the lease is held.
 // After Release it returns [context.Background].
@@ -246,8 +231,8 @@ func (p *pool) holdsLease(ctx context.Context) bool { return leaseOf(ctx, p) != 
 
 // checkReentry fails a request for a lease (Reader, Writer) of s's role
 // that a context holding l (its innermost live lease of p, or nil) could
-// never get. Read, Write and
-// the one-shot calls are served on the held connection instead.
+// never get. Read, Write and the one-shot calls are served on the held
+// connection instead.
 func (p *pool) checkReentry(l *Conn, s *slots) error {
 	if l == nil {
 		return nil

@@ -16,13 +16,7 @@ import (
 )
 
 // readerConn leases a reader of h for the rest of the test.
-func readerConn(t *testing.T, h *Handle) *Conn {
-	t.Helper()
-	l, err := h.Reader(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(l.Release)
-	return l.Conn()
-}
+func readerConn(t *testing.T, h *Handle) *Conn { return leasedConn(t, h.Reader) }
 
 // Types of their own of the basic kinds, as destinations.
 type (
