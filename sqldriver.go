@@ -63,7 +63,8 @@ func OpenDB(name string, init InitFunc, opts ...Option) (*sql.DB, error) {
 // forever. Run it on the Tx. When the call's context is the one the Tx
 // was begun with, the pool sees it: once the wait lasts a second it
 // counts it in [Stats].SameContextWaits and, with [WithLogger], logs it
-// with both call sites. [sql.DB.SetMaxOpenConns](1) makes every call wait
+// with both call sites; with another context, in [Stats].SQLTxWaits (it may
+// be another goroutine's wait behind a long Tx). [sql.DB.SetMaxOpenConns](1) makes every call wait
 // for the one connection database/sql has, readers included: leave it
 // unset (the pool bounds the real connections).
 //
