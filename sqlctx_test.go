@@ -189,3 +189,18 @@ func TestSQLWaitsWithoutATxAreNotReported(t *testing.T) {
 	s := h.Stats()
 	require.Zero(t, s.SameContextWaits+s.SQLTxWaits, "a writer held by a lease of another context is an ordinary wait")
 }
+
+// Rows whose step failed report it from Next, and not again from Close.
+func TestSQLRowsCloseDoesNotRepeatTheStepError(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	c, err := h.Connector().Connect(context.Background())
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	rows, err := c.(driver.QueryerContext).QueryContext(ctx, endless, nil)
+	require.NoError(t, err)
+	err = rows.Next(make([]driver.Value, 1))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, rows.Close())
+}

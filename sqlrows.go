@@ -132,14 +132,14 @@ func (r *sqlRows) Close() error {
 	if r.l.live() != nil {
 		return nil // released with the connection, which reset the statement
 	}
+	// Reset repeats the error of the last step, which Next returned
+	// already; only an error of its own (the commit) is Close's.
+	stepErr := r.stmt.Err()
 	var err error
 	r.l.uninterrupted(func() { err = r.stmt.Reset() })
 	r.stmt.ClearBindings()
-	if err != nil && r.stepped {
-		// Reset repeats the error of the last step, which Next returned.
-		if serr := r.stmt.Err(); serr == nil {
-			return r.l.sqlError("Query", r.query, r.l.wrap(err))
-		}
+	if err != nil && stepErr == nil {
+		return r.l.sqlError("Query", r.query, r.l.wrap(err))
 	}
 	return nil
 }
