@@ -61,6 +61,7 @@ var (
 	_ driver.NamedValueChecker  = (*sqlConn)(nil)
 	_ driver.SessionResetter    = (*sqlConn)(nil)
 	_ driver.Validator          = (*sqlConn)(nil)
+	_ driver.Pinger             = (*sqlConn)(nil)
 )
 
 // live is the check every call starts with.
@@ -73,6 +74,10 @@ func (c *sqlConn) live() error {
 	}
 	return nil
 }
+
+// Ping reports whether the handle is still open: the pool opens its
+// connections itself, and a Ping leases none.
+func (c *sqlConn) Ping(context.Context) error { return c.live() }
 
 // reader returns the reader c holds, leasing one if it holds none.
 func (c *sqlConn) reader(ctx context.Context) (*Conn, error) {
