@@ -43,7 +43,7 @@ func TestLitestream(t *testing.T) {
 
 	var a acks
 	app := startApp(t, db, &a)
-	ls := startLitestream(t, bin, cfg, logPath)
+	ls := startLitestream(t, bin, logPath, "replicate", "-config", cfg)
 
 	// A clean restart first: the pool's Close leaves the -wal file and its
 	// frames, so that Litestream goes on from where it was.
@@ -61,7 +61,7 @@ func TestLitestream(t *testing.T) {
 		// The application writes on while no replicator runs: the WAL
 		// keeps every frame, as nothing checkpoints it.
 		time.Sleep(pause / 4)
-		ls = startLitestream(t, bin, cfg, logPath)
+		ls = startLitestream(t, bin, logPath, "replicate", "-config", cfg)
 	}
 	time.Sleep(pause)
 

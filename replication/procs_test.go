@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"go/build"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,10 +87,39 @@ func (a *acks) snapshot() ([]int64, []string) {
 
 // proc is a child process the test starts, kills and restarts.
 type proc struct {
-	name   string
 	cmd    *exec.Cmd
-	done   chan struct{} // its standard output was read to the end
-	stderr *bytes.Buffer
+	stderr *bytes.Buffer // the application's; Litestream's goes to its log
+	exited chan struct{} // closed once it ended and was reaped
+	err    error         // how it ended, once exited is closed
+}
+
+// start starts cmd, passing each line of its standard output, if it has
+// one, to onLine; the process is killed when the test ends.
+func start(t *testing.T, cmd *exec.Cmd, onLine func(string)) *proc {
+	t.Helper()
+	p := &proc{cmd: cmd, exited: make(chan struct{})}
+	var out io.Reader
+	if onLine != nil {
+		p.stderr = new(bytes.Buffer)
+		cmd.Stderr = p.stderr
+		r, err := cmd.StdoutPipe()
+		require.NoError(t, err)
+		out = r
+	}
+	require.NoError(t, cmd.Start())
+	go func() {
+		if out != nil {
+			// Read to the end before Wait, which closes the pipe.
+			sc := bufio.NewScanner(out)
+			for sc.Scan() {
+				onLine(sc.Text())
+			}
+		}
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(p.kill)
+	return p
 }
 
 // startApp starts an application process (TestApp) on path, and returns
@@ -98,78 +128,53 @@ func startApp(t *testing.T, path string, a *acks) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestApp$", "-test.count=1")
 	cmd.Env = append(os.Environ(), appEnv+"="+path)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	p := &proc{name: "app", cmd: cmd, done: make(chan struct{}), stderr: &stderr}
-	t.Cleanup(p.kill)
 	ready := make(chan struct{})
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, ackLine):
-				id, err := strconv.ParseInt(strings.TrimPrefix(line, ackLine), 10, 64)
-				if err != nil {
-					a.fail("bad line " + line)
-					continue
-				}
-				a.add(id)
-			case line == readyLine:
-				close(ready)
-			case strings.HasPrefix(line, fail):
-				a.fail(line)
+	p := start(t, cmd, func(line string) {
+		switch {
+		case strings.HasPrefix(line, ackLine):
+			id, err := strconv.ParseInt(strings.TrimPrefix(line, ackLine), 10, 64)
+			if err != nil {
+				a.fail("bad line " + line)
+				return
 			}
+			a.add(id)
+		case line == readyLine:
+			close(ready)
+		case strings.HasPrefix(line, fail):
+			a.fail(line)
 		}
-	}()
+	})
 	select {
 	case <-ready:
-	case <-p.done:
-		p.wait()
-		t.Fatalf("the application ended before its pool opened: %s", stderr.String())
+	case <-p.exited:
+		t.Fatalf("the application ended before its pool opened: %v: %s", p.err, p.stderr)
 	case <-time.After(time.Minute):
 		t.Fatal("the application did not open its pool within a minute")
 	}
 	return p
 }
 
-// startLitestream runs `litestream replicate -config cfg`, its output
-// appended to logPath.
-func startLitestream(t *testing.T, bin, cfg, logPath string) *proc {
+// startLitestream runs Litestream with args, its output appended to
+// logPath.
+func startLitestream(t *testing.T, bin, logPath string, args ...string) *proc {
 	t.Helper()
 	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	require.NoError(t, err)
 	defer log.Close() // the child has its own copy
-	cmd := exec.Command(bin, "replicate", "-config", cfg)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	require.NoError(t, cmd.Start())
-	p := &proc{name: "litestream", cmd: cmd, done: make(chan struct{})}
-	close(p.done)
-	t.Cleanup(p.kill)
-	return p
+	return start(t, cmd, nil)
 }
 
 // kill sends SIGKILL, and waits for the process to end.
 func (p *proc) kill() {
-	if p.cmd.ProcessState != nil {
-		return
-	}
 	p.cmd.Process.Signal(syscall.SIGKILL)
-	p.wait()
+	<-p.exited
 }
 
 // stop sends SIGTERM, and reports how the process ended.
 func (p *proc) stop() error {
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	return p.wait()
-}
-
-// wait reads the process's output to its end, then reaps it.
-func (p *proc) wait() error {
-	<-p.done
-	return p.cmd.Wait()
+	<-p.exited
+	return p.err
 }
