@@ -46,7 +46,7 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 		}
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
-	c := &conn{raw: raw, role: role, db: t.name, rawUsed: true} // setup hooks may use Raw
+	c := &conn{raw: raw, role: role, db: t.name, rawUsed: true, poolReadOnly: cfg.readOnly} // setup hooks may use Raw
 	if !t.memory {
 		c.noteFile()
 	}
@@ -145,6 +145,11 @@ func (c *conn) configure(ctx context.Context, t *target, cfg *config) error {
 	pragmas := "PRAGMA synchronous=" + cfg.synchronous + "; PRAGMA foreign_keys=" + onOff(cfg.foreignKeys) + ";"
 	if cfg.cacheSize != 0 {
 		pragmas += " PRAGMA cache_size=-" + strconv.Itoa(cfg.cacheSize) + ";" // negative: KiB
+	}
+	if cfg.readOnly && !t.memory {
+		if err := c.checkReadable(t); err != nil {
+			return err
+		}
 	}
 	if c.role == RoleReader {
 		// Opening read-only already forbids writes; query_only also refuses

@@ -90,7 +90,9 @@
 // new connection. Defensive mode and trusted_schema=OFF are on by default
 // ([WithDefensive], [WithTrustedSchema]), a database file the pool creates
 // is private to its owner ([WithFileMode]), and a commit to a file deleted
-// or replaced under the pool fails with [ErrMoved].
+// or replaced under the pool fails with [ErrMoved]. A pool opened
+// [WithReadOnly] has readers only, for a database another process writes
+// or that must not change.
 //
 // # Errors
 //

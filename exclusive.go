@@ -39,6 +39,9 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 		return h.errClosed()
 	}
 	p := h.p
+	if p.cfg.readOnly {
+		return p.readOnlyError()
+	}
 	if err := p.checkExclusiveReentry(ctx); err != nil {
 		return err
 	}
