@@ -178,3 +178,17 @@ func (p *proc) stop() error {
 	<-p.exited
 	return p.err
 }
+
+// waitFor calls cond every interval, on the test's goroutine (cond may
+// fail the test), until it holds; it fails the test after d. The bound is
+// only there so that a stuck process ends the test: nothing is measured.
+func waitFor(t *testing.T, d, interval time.Duration, cond func() bool, msg string, args ...any) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf(msg, args...)
+		}
+		time.Sleep(interval)
+	}
+}
