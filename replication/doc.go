@@ -13,5 +13,6 @@
 //	go test -race -count=1 -v .
 //
 // SQLITEPOOL_LITESTREAM sets how long the test writes (default 30s), for
-// example SQLITEPOOL_LITESTREAM=10m.
+// example SQLITEPOOL_LITESTREAM=10m; SQLITEPOOL_LITESTREAM_BIN names the
+// Litestream binary, which must then exist.
 package replication

@@ -37,19 +37,26 @@ func testLength(t *testing.T) time.Duration {
 	return d
 }
 
-// litestreamBin finds the pinned Litestream, on PATH or where go install
-// puts it; the test is skipped when there is none.
+// binEnv names the Litestream binary to run; .ci/run sets it, so that a
+// missing binary fails the test there instead of skipping it.
+const binEnv = "SQLITEPOOL_LITESTREAM_BIN"
+
+// litestreamBin finds the pinned Litestream: binEnv, or on PATH, or where
+// go install puts it; the test is skipped when there is none.
 func litestreamBin(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("litestream")
-	if err != nil {
-		dir := os.Getenv("GOBIN")
-		if dir == "" {
-			dir = filepath.Join(build.Default.GOPATH, "bin")
-		}
-		bin = filepath.Join(dir, "litestream")
-		if _, err := os.Stat(bin); err != nil {
-			t.Skipf("litestream not found; go install github.com/benbjohnson/litestream/cmd/litestream@%s", litestreamVersion)
+	bin := os.Getenv(binEnv)
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("litestream"); err != nil {
+			dir := os.Getenv("GOBIN")
+			if dir == "" {
+				dir = filepath.Join(build.Default.GOPATH, "bin")
+			}
+			bin = filepath.Join(dir, "litestream")
+			if _, err := os.Stat(bin); err != nil {
+				t.Skipf("litestream not found; go install github.com/benbjohnson/litestream/cmd/litestream@%s", litestreamVersion)
+			}
 		}
 	}
 	out, err := exec.Command(bin, "version").Output()
