@@ -105,7 +105,7 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 	l := &Lease{c: Conn{ctx: ctx, conn: c, hold: t}}
 	c.tracker = nil // the Lease holds it now: see leak.go
 	if c.role == RoleWriter {
-		h.p.writerLease.set(c, ctx)
+		h.p.writerLease.set(ctx)
 	}
 	return l, nil
 }

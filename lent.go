@@ -83,7 +83,7 @@ func (l *leaseCtx) String() string {
 func (l *Conn) lend(c *conn, ctx context.Context, hold *tracker) {
 	l.ctx, l.conn, l.hold = ctx, c, hold
 	if c.role == RoleWriter {
-		c.pool.writerLease.set(c, ctx)
+		c.pool.writerLease.set(ctx)
 	}
 }
 
