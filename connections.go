@@ -66,7 +66,11 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 	// an INTERRUPT only while the context is still set.
 	err = c.wrap(c.configure(ctx, t, cfg))
 	c.installInterrupter(forced)
-	if err != nil {
+	switch {
+	case err == nil:
+	case strings.HasPrefix(err.Error(), "sqlitepool: "):
+		return nil, err // the pool's own, which names the database already
+	default:
 		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, err)
 	}
 	ok = true
