@@ -19,7 +19,7 @@ import (
 // meanwhile, and in WAL mode a read transaction neither waits for the
 // writer nor holds it back. The online backup API would copy the same
 // pages, but it starts over whenever another connection writes between
-// two of its steps, and in one step it cannot be interrupted. VACUUM INTO
+// two of its steps: under steady writes it may never finish. VACUUM INTO
 // cannot run inside a transaction (SQLite refuses it), so it runs on a
 // reader of its own, never in the snapshot of a Read.
 
@@ -105,8 +105,10 @@ func (h *Handle) Backup(ctx context.Context, dst string, opts ...BackupOption) (
 		}
 		into = u.String()
 	}
-	err = c.vacuumInto(into)
-	p.release(c)
+	func() {
+		defer p.release(c) // an engine panic goes on, the reader goes back
+		err = c.vacuumInto(into)
+	}()
 	if err != nil {
 		return p.backupError(dst, err)
 	}

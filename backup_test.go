@@ -273,3 +273,30 @@ func TestBackupOfAnInMemoryDatabase(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultFileMode, fi.Mode().Perm())
 }
+
+func TestBackupNested(t *testing.T) {
+	h := openT(t, tempDB(t), createCounter, WithReaders(2))
+	ctx := context.Background()
+	require.NoError(t, count(ctx, h, 4))
+	dir := t.TempDir()
+	t.Run("in-write", func(t *testing.T) {
+		dst := filepath.Join(dir, "in-write.db")
+		err := h.Write(ctx, func(ctx context.Context, c *Conn) error {
+			require.NoError(t, c.Exec("INSERT INTO counter(id) VALUES (5); UPDATE total SET n = 5"))
+			return h.Backup(ctx, dst)
+		})
+		require.NoError(t, err)
+		assert.Equal(t, int64(4), checkCopy(t, dst), "the copy holds what was committed before the Write")
+	})
+	t.Run("in-read", func(t *testing.T) {
+		dst := filepath.Join(dir, "in-read.db")
+		require.NoError(t, h.Read(ctx, func(ctx context.Context, c *Conn) error { return h.Backup(ctx, dst) }))
+		assert.Equal(t, int64(5), checkCopy(t, dst))
+	})
+	t.Run("in-exclusive", func(t *testing.T) {
+		dst := filepath.Join(dir, "in-exclusive.db")
+		err := h.Exclusive(ctx, func(ctx context.Context, _ *Conn, _ []*Conn) error { return h.Backup(ctx, dst) })
+		require.ErrorIs(t, err, ErrReentrant)
+		assert.NoFileExists(t, dst)
+	})
+}
