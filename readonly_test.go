@@ -149,12 +149,14 @@ func TestReadOnlyPoolWritesNothing(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, fi.Size(), "frames in the -wal")
 	})
-	t.Run("read-only-directory", func(t *testing.T) {
+	t.Run("read-only-file-and-directory", func(t *testing.T) {
 		path := tempDB(t)
 		makeDatabase(t, path, false)
 		dir := filepath.Dir(path)
-		if why := makeReadOnly(t, dir); why != "" {
-			t.Skip(why)
+		for _, p := range []string{path, dir} {
+			if why := makeReadOnly(t, p); why != "" {
+				t.Skip(why)
+			}
 		}
 		before := diskState(t, dir, true)
 		useReadOnly(t, path)
@@ -288,7 +290,22 @@ func TestReadOnlyAndReadWritePoolsOfOneFile(t *testing.T) {
 		assert.True(t, h.Stats().ReadOnly)
 		err := h.Exec(ctx, "INSERT INTO t(v) VALUES (1)")
 		require.ErrorIs(t, err, ErrReadOnly)
-		assert.Contains(t, err.Error(), "WithReadOnly")
+		assert.Contains(t, err.Error(), "was opened WithReadOnly")
 		assert.Equal(t, int64(1), countRows(t, ro))
 	})
+}
+
+// A pool that cannot write its file says how to read it.
+func TestReadWriteOpenOfAReadOnlyFilePointsToWithReadOnly(t *testing.T) {
+	path := tempDB(t)
+	makeDatabase(t, path, false)
+	if why := makeReadOnly(t, path); why != "" {
+		t.Skip(why)
+	}
+	_, err := Open(path, nil)
+	require.ErrorIs(t, err, ErrReadOnly)
+	assert.Contains(t, err.Error(), "open it WithReadOnly")
+
+	h := openT(t, path, nil, WithReadOnly())
+	assert.Equal(t, int64(1), countRows(t, h))
 }
