@@ -222,7 +222,7 @@ func runSetup(ctx context.Context, c *conn, fn SetupFunc) (err error) {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	l := &Conn{conn: c}
+	l := &Conn{conn: c, hold: &noTracker}
 	defer l.endLease()
 	return fn(ctx, l, c.role)
 }

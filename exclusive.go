@@ -62,20 +62,19 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 		}
 	}()
 	// fn gets its own slice: what it does to it cannot change what ends.
-	return w.errFromFn(fn(&w.ctx, w, slices.Clone(readers)))
+	return w.errFromFn(fn(w.Context(), w, slices.Clone(readers)))
 }
 
 // lend makes the Conns of x's section, all marked as its own: a nested call
 // made with the context of any of them is served on them.
 func (x *exclusive) lend(p *pool, ctx context.Context) (writer *Conn, readers []*Conn) {
 	writer = &Conn{}
-	writer.lend(p, x.writer, ctx, nil)
-	writer.x = writer
+	section := &tracker{x: writer}
+	writer.lend(x.writer, ctx, section)
 	readers = make([]*Conn, len(x.readers))
 	for i, c := range x.readers {
 		readers[i] = &Conn{}
-		readers[i].lend(p, c, ctx, nil)
-		readers[i].x = writer
+		readers[i].lend(c, ctx, section)
 	}
 	return writer, readers
 }

@@ -47,13 +47,26 @@ func ctxWords(ctx context.Context) (typ, value uintptr) {
 		if !ok {
 			break
 		}
-		ctx = l.Context
+		ctx = l.ctx
 	}
 	w := (*[2]uintptr)(unsafe.Pointer(&ctx))
 	return w[0], w[1]
 }
 
+// set records a lease of c taken with ctx. Small enough to inline: the
+// common case, the same context as the last lease, stores nothing.
 func (id *leaseID) set(c *conn, ctx context.Context) {
+	if _, ok := ctx.(*leaseCtx); ok {
+		id.store(c, ctx)
+		return
+	}
+	w := (*[2]uintptr)(unsafe.Pointer(&ctx))
+	if id.typ.Load() != w[0] || id.value.Load() != w[1] || id.c.Load() != c {
+		id.store(c, ctx)
+	}
+}
+
+func (id *leaseID) store(c *conn, ctx context.Context) {
 	t, v := ctxWords(ctx)
 	if id.typ.Load() != t {
 		id.typ.Store(t)
