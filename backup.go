@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
@@ -136,9 +137,12 @@ func (h *Handle) Backup(ctx context.Context, dst string, opts ...BackupOption) (
 	if !cfg.overwrite {
 		os.Remove(tmp)
 	}
-	// The new name is durable once its directory is synced.
-	if err := syncFile(filepath.Dir(dst)); err != nil {
-		return p.backupError(dst, err)
+	// The new name is durable once its directory is synced (on Unix:
+	// Windows cannot open a directory to sync it, and needs no such step).
+	if runtime.GOOS != "windows" {
+		if err := syncFile(filepath.Dir(dst)); err != nil {
+			return p.backupError(dst, err)
+		}
 	}
 	return nil
 }

@@ -130,7 +130,11 @@ func TestBackupWhileWritesGoOn(t *testing.T) {
 // The copy runs beside the writer: a write transaction held open for the
 // whole backup neither stops it nor gets into it.
 func TestBackupDoesNotHoldTheWriter(t *testing.T) {
-	h := openT(t, tempDB(t), createCounter)
+	path := tempDB(t)
+	// An existing file keeps its mode, whatever WithFileMode says.
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	require.NoError(t, os.Chmod(path, 0o640))
+	h := openT(t, path, createCounter)
 	ctx := context.Background()
 	require.NoError(t, count(ctx, h, 5))
 	l, err := h.Writer(ctx)
@@ -143,6 +147,9 @@ func TestBackupDoesNotHoldTheWriter(t *testing.T) {
 	defer cancel()
 	require.NoError(t, h.Backup(bctx, dst))
 	assert.Equal(t, int64(5), checkCopy(t, dst), "the copy holds what was committed")
+	fi, err := os.Stat(dst)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o640), fi.Mode().Perm(), "the copy has the database file's mode")
 }
 
 func TestBackupCancelled(t *testing.T) {
