@@ -11,8 +11,9 @@ import (
 // Exclusive runs fn with every connection of the pool: the writer and all
 // the readers the pool may have ([WithReaders]; those not open yet are
 // opened), while no one else holds a lease. Use it for what needs the
-// database to itself: VACUUM, PRAGMA wal_checkpoint(TRUNCATE), an online
-// backup, a schema change that readers must not see halfway.
+// database to itself: VACUUM, PRAGMA wal_checkpoint(TRUNCATE), a restore,
+// a schema change that readers must not see halfway. A backup needs no
+// Exclusive: see [Handle.Backup].
 //
 // Exclusive waits, in FIFO order, for every lease to come back. From the
 // moment it starts waiting, later Reader, Writer, Read, Write and Exclusive
@@ -39,6 +40,9 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 		return h.errClosed()
 	}
 	p := h.p
+	if p.cfg.readOnly {
+		return p.readOnlyError()
+	}
 	if err := p.checkExclusiveReentry(ctx); err != nil {
 		return err
 	}

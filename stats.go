@@ -8,6 +8,9 @@ type Stats struct {
 	Name string
 	// Handles is the number of open handles sharing the pool.
 	Handles int
+	// ReadOnly reports a pool opened [WithReadOnly]: it has no writer
+	// (Writer.Max is 0) and runs no checkpoint.
+	ReadOnly bool
 	// Writer describes the writer connection.
 	Writer RoleStats
 	// Readers describes the reader connections.
@@ -145,9 +148,10 @@ func (p *pool) stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := Stats{
-		Name:    p.t.name,
-		Writer:  p.writer.statsLocked(),
-		Readers: p.readers.statsLocked(),
+		Name:     p.t.name,
+		ReadOnly: p.cfg.readOnly,
+		Writer:   p.writer.statsLocked(),
+		Readers:  p.readers.statsLocked(),
 	}
 	p.gateStatsLocked(&st)
 	st.WAL = WALStats{

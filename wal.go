@@ -231,7 +231,9 @@ func (p *pool) walHook(_ *sqlite3.Conn, _ string, frames int) error {
 // checkpoint has to deal with, whatever the file's own size.
 func (p *pool) walInUse() int64 { return p.wal.frames.Load() * p.wal.frameSize.Load() }
 
-func (p *pool) walBounded() bool { return p.cfg.walPolicy == WALBounded && !p.t.memory }
+func (p *pool) walBounded() bool {
+	return p.cfg.walPolicy == WALBounded && !p.t.memory && !p.cfg.readOnly
+}
 
 // nextCheckpointAt is the frame count at which to look at the WAL again,
 // from the frames it has now.
@@ -335,7 +337,7 @@ const externalStallAfter = 15 * time.Minute
 // logs, once until the WAL starts over again, that writes went on for
 // externalStallAfter and the WAL did not start over.
 func (p *pool) watchExternalWAL(now int64) {
-	if p.cfg.walPolicy != WALExternal || p.t.memory || p.cfg.logger == nil {
+	if p.cfg.walPolicy != WALExternal || p.t.memory || p.cfg.readOnly || p.cfg.logger == nil {
 		return
 	}
 	w := &p.wal
