@@ -38,6 +38,7 @@ type conn struct {
 	raw  *sqlite3.Conn
 	role Role
 	db   string // the database's name, for error messages
+	pool *pool  // set when the pool starts tracking it (leak.go)
 
 	cache      stmtCache // prepared statements; see Prep
 	savepoints int       // nesting depth of Savepoint, for unique names

@@ -57,7 +57,9 @@
 // a statement fn stepped by hand.
 //
 // [Handle.Exclusive] waits for every lease and holds the writer and all
-// readers (VACUUM, a TRUNCATE checkpoint, backups, schema changes).
+// readers (VACUUM, a TRUNCATE checkpoint, schema changes).
+// [Handle.Backup] copies the database to a file, consistent as of one
+// commit, on a reader while writes go on.
 //
 // # Nested calls
 //

@@ -191,7 +191,7 @@ func runInit(ctx context.Context, c *conn, init InitFunc) (err error) {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	l := &Conn{conn: c}
+	l := &Conn{conn: c, hold: &noTracker}
 	defer l.endLease()
 	return init(ctx, l)
 }

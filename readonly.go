@@ -3,6 +3,7 @@ package sqlitepool
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -29,10 +30,10 @@ import (
 // To read a database in WAL mode beside its writer, SQLite needs the
 // database's -wal and -shm files: a reader creates them when they are
 // missing and the directory lets it, and leaves them (only a connection
-// that can write removes them). In a directory this process cannot write,
-// a WAL database without them cannot be read and Open fails with
-// [ErrReadOnly]; a database with a rollback journal (journal_mode=DELETE)
-// needs nothing beside its file.
+// that can write removes them). The engine opens the -wal for writing even
+// to read it: when the process can neither write those files nor create
+// them, Open fails with [ErrReadOnly]. A database with a rollback journal
+// (journal_mode=DELETE) needs nothing beside its file.
 //
 // A pool is shared by every Open of the database in the process, and
 // WithReadOnly is part of its configuration: an Open WithReadOnly of a
@@ -67,10 +68,23 @@ func (p *pool) initSlots() *slots {
 // open, with the reason: SQLite opens the file without reading it.
 func (c *conn) checkReadable(t *target) error {
 	_, err := c.pragma("PRAGMA schema_version")
-	if errors.Is(err, sqlite3.READONLY) || errors.Is(err, sqlite3.CANTOPEN) {
-		return fmt.Errorf("%w: %q is in WAL mode, and its -wal and -shm files are missing and cannot be created in its directory; SQLite needs them to read it: let this process write the directory, or switch the database to a rollback journal (PRAGMA journal_mode=DELETE) where it is written: %w", ErrReadOnly, t.name, err)
+	if (errors.Is(err, sqlite3.READONLY) || errors.Is(err, sqlite3.CANTOPEN)) && inWALMode(t.dsn) {
+		return fmt.Errorf("%w: %q is in WAL mode, and this process can neither open its -wal and -shm files for writing nor create them in its directory; the engine needs them to read it: let the process write them (and the directory, when they are missing), or switch the database to a rollback journal (PRAGMA journal_mode=DELETE) where it is written: %w", ErrReadOnly, t.name, err)
 	}
 	return err
+}
+
+// inWALMode reports whether the header of the database file at path says
+// WAL (its read and write versions are 2).
+func inWALMode(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var v [2]byte
+	_, err = f.ReadAt(v[:], 18)
+	return err == nil && v == [2]byte{2, 2}
 }
 
 // checkReadOnly refuses, before anything is opened, what a read-only pool

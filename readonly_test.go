@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,12 +149,14 @@ func TestReadOnlyPoolWritesNothing(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, fi.Size(), "frames in the -wal")
 	})
-	t.Run("read-only-directory", func(t *testing.T) {
+	t.Run("read-only-file-and-directory", func(t *testing.T) {
 		path := tempDB(t)
 		makeDatabase(t, path, false)
 		dir := filepath.Dir(path)
-		if why := makeReadOnly(t, dir); why != "" {
-			t.Skip(why)
+		for _, p := range []string{path, dir} {
+			if why := makeReadOnly(t, p); why != "" {
+				t.Skip(why)
+			}
 		}
 		before := diskState(t, dir, true)
 		useReadOnly(t, path)
@@ -185,20 +188,45 @@ func useReadOnly(t *testing.T, path string) {
 	require.NoError(t, h.Close())
 }
 
-func TestReadOnlyWALDatabaseInAReadOnlyDirectory(t *testing.T) {
-	path := tempDB(t)
-	makeDatabase(t, path, true)
-	dir := filepath.Dir(path)
-	if why := makeReadOnly(t, dir); why != "" {
-		t.Skip(why)
+// The engine opens a WAL database's -wal file for writing even to read
+// it, and needs its -shm.
+func TestReadOnlyWALDatabaseThatCannotBeRead(t *testing.T) {
+	check := func(t *testing.T, path string) {
+		dir := filepath.Dir(path)
+		before := diskState(t, dir, true)
+		_, err := Open(path, nil, WithReadOnly())
+		require.ErrorIs(t, err, ErrReadOnly)
+		assert.True(t, strings.HasPrefix(err.Error(), "sqlitepool: read-only: "), "the sentinel first, once: %v", err)
+		assert.Contains(t, err.Error(), path)
+		assert.Contains(t, err.Error(), "journal_mode=DELETE", "the error says what to do")
+		assert.False(t, registered(t, path))
+		assert.Equal(t, before, diskState(t, dir, true))
 	}
-	before := diskState(t, dir, true)
-	_, err := Open(path, nil, WithReadOnly())
-	require.ErrorIs(t, err, ErrReadOnly)
-	assert.Contains(t, err.Error(), "-shm")
-	assert.Contains(t, err.Error(), "journal_mode=DELETE", "the error says what to do")
-	assert.False(t, registered(t, path))
-	assert.Equal(t, before, diskState(t, dir, true))
+	t.Run("files-missing-in-a-read-only-directory", func(t *testing.T) {
+		path := tempDB(t)
+		makeDatabase(t, path, true)
+		if why := makeReadOnly(t, filepath.Dir(path)); why != "" {
+			t.Skip(why)
+		}
+		check(t, path)
+	})
+	t.Run("files-read-only", func(t *testing.T) {
+		// A WAL left with its frames (a writer that does not checkpoint
+		// on close, as under WALExternal), then frozen.
+		path := tempDB(t)
+		w := otherWriter(t, path, true)
+		_, err := w.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true)
+		require.NoError(t, err)
+		require.NoError(t, w.Exec("INSERT INTO t(v) VALUES (2)"))
+		require.NoError(t, w.Close())
+		require.FileExists(t, path+"-wal")
+		for _, f := range []string{path, path + "-wal", path + "-shm", filepath.Dir(path)} {
+			if why := makeReadOnly(t, f); why != "" {
+				t.Skip(why)
+			}
+		}
+		check(t, path)
+	})
 }
 
 func TestReadOnlyRefusesWhatItCannotServe(t *testing.T) {
@@ -262,7 +290,22 @@ func TestReadOnlyAndReadWritePoolsOfOneFile(t *testing.T) {
 		assert.True(t, h.Stats().ReadOnly)
 		err := h.Exec(ctx, "INSERT INTO t(v) VALUES (1)")
 		require.ErrorIs(t, err, ErrReadOnly)
-		assert.Contains(t, err.Error(), "WithReadOnly")
+		assert.Contains(t, err.Error(), "was opened WithReadOnly")
 		assert.Equal(t, int64(1), countRows(t, ro))
 	})
+}
+
+// A pool that cannot write its file says how to read it.
+func TestReadWriteOpenOfAReadOnlyFilePointsToWithReadOnly(t *testing.T) {
+	path := tempDB(t)
+	makeDatabase(t, path, false)
+	if why := makeReadOnly(t, path); why != "" {
+		t.Skip(why)
+	}
+	_, err := Open(path, nil)
+	require.ErrorIs(t, err, ErrReadOnly)
+	assert.Contains(t, err.Error(), "open it WithReadOnly")
+
+	h := openT(t, path, nil, WithReadOnly())
+	assert.Equal(t, int64(1), countRows(t, h))
 }
