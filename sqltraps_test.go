@@ -44,11 +44,11 @@ func TestOpenDBInMemory(t *testing.T) {
 	db := openDBT(t, ":memory:", createTable)
 	_, err := db.Exec("INSERT INTO t(v) VALUES (1)")
 	require.NoError(t, err)
-	require.Equal(t, 1, countRows(t, db), "the readers see the writer's in-memory database")
+	require.Equal(t, 1, sqlCountRows(t, db), "the readers see the writer's in-memory database")
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	_, err = tx.Exec("INSERT INTO t(v) VALUES (2)")
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit())
-	require.Equal(t, 2, countRows(t, db))
+	require.Equal(t, 2, sqlCountRows(t, db))
 }

@@ -153,11 +153,11 @@ func TestSQLNamedParameters(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidArgument)
 	_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (?)", struct{}{})
 	require.Error(t, err)
-	require.Equal(t, 3, countRows(t, db))
+	require.Equal(t, 3, sqlCountRows(t, db))
 }
 
-// countRows counts table t's rows through db.
-func countRows(t *testing.T, db *sql.DB) (n int) {
+// sqlCountRows counts table t's rows through db.
+func sqlCountRows(t *testing.T, db *sql.DB) (n int) {
 	t.Helper()
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM t").Scan(&n))
 	return n
@@ -223,7 +223,7 @@ func TestSQLPreparedStatementInsideATx(t *testing.T) {
 	require.NoError(t, tx.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n))
 	require.Equal(t, 1, n, "the statement ran in the Tx")
 	require.NoError(t, tx.Rollback())
-	require.Equal(t, 0, countRows(t, db), "and rolled back with it")
+	require.Equal(t, 0, sqlCountRows(t, db), "and rolled back with it")
 	require.NoError(t, ins.QueryRowContext(ctx, "outside").Scan(&id))
-	require.Equal(t, 1, countRows(t, db))
+	require.Equal(t, 1, sqlCountRows(t, db))
 }
