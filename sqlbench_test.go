@@ -49,3 +49,49 @@ func BenchmarkSQLPointRead(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSQLWriteTx runs single-row write transactions through
+// database/sql (BeginTx, one INSERT, Commit): on OpenDB's *sql.DB, whose
+// transactions queue for the pool's one writer, against ncruces' driver
+// with _txlock=immediate and a busy timeout, whose connections wait for
+// SQLite's write lock. Errors fail the benchmark: neither may get BUSY.
+func BenchmarkSQLWriteTx(b *testing.B) {
+	path := tempDB(b)
+	pdb := openDBT(b, path, func(ctx context.Context, c *Conn) error {
+		return c.Exec(`CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, g INTEGER, body TEXT)`)
+	})
+	ndb, err := sqlite3driver.Open("file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_txlock=immediate", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ndb.Close() })
+	for _, c := range []struct {
+		name string
+		db   *sql.DB
+	}{{"pool", pdb}, {"ncruces", ndb}} {
+		for _, g := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s/goroutines=%d", c.name, g), func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetParallelism(max(1, g/runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					ctx := context.Background()
+					for pb.Next() {
+						tx, err := c.db.BeginTx(ctx, nil)
+						if err == nil {
+							_, err = tx.ExecContext(ctx, "INSERT INTO events(g, body) VALUES (?, ?)", g, "event")
+							if err == nil {
+								err = tx.Commit()
+							} else {
+								tx.Rollback()
+							}
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		}
+	}
+}
