@@ -57,13 +57,18 @@ func kindOfDecl(decl string) declKind {
 // sqlValue returns column i of the row stmt is on, of stored type t, for
 // database/sql, given what its declared type says. A BLOB is the engine's
 // bytes, valid until the next step: database/sql copies them unless the
-// destination is a sql.RawBytes.
+// destination is a sql.RawBytes; an empty one is an empty slice, not nil
+// (which database/sql reads as NULL).
 func sqlValue(stmt *sqlite3.Stmt, i int, t sqlite3.Datatype, k declKind) driver.Value {
 	switch t {
 	case sqlite3.NULL:
 		return nil
 	case sqlite3.BLOB:
-		return stmt.ColumnRawBlob(i)
+		if b := stmt.ColumnRawBlob(i); b != nil {
+			return b
+		}
+		return []byte{} // empty, not NULL
+
 	case sqlite3.INTEGER:
 		v := stmt.ColumnInt64(i)
 		switch {

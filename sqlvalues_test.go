@@ -250,3 +250,15 @@ func TestSQLTextThatLooksLikeATime(t *testing.T) {
 		}
 	}
 }
+
+func TestSQLBlobs(t *testing.T) {
+	db := openDBT(t, tempDB(t), nil)
+	var empty, null, some []byte
+	var anyEmpty any
+	require.NoError(t, db.QueryRow("SELECT x'', NULL, x'0102', x''").Scan(&empty, &null, &some, &anyEmpty))
+	require.NotNil(t, empty, "an empty blob is not NULL")
+	require.Empty(t, empty)
+	require.Nil(t, null)
+	require.Equal(t, []byte{1, 2}, some)
+	require.Equal(t, []byte{}, anyEmpty)
+}
