@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -69,6 +70,11 @@ type conn struct {
 	file     vfs.File
 	movedErr error
 	gen      uint64
+
+	// sqlTx says a Tx of database/sql holds the writer now (sqltx.go):
+	// a wait for the writer that looks like its own holder's is then
+	// reported as one on that Tx. Read by waiters, hence atomic.
+	sqlTx atomic.Bool
 
 	// snapshot says a reader holds the Read pin (snapshot.go) now.
 	snapshot bool

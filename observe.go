@@ -110,13 +110,17 @@ var pkgDir = func() string {
 }()
 
 // callerOutside returns file:line of the first caller outside this package
-// (its tests count as outside). Only called when a logger is set: it costs
-// a stack walk.
+// and database/sql, through which the pool's *sql.DB is called (this
+// package's tests count as outside). Only called when a logger is set: it
+// costs a stack walk.
 func callerOutside() string {
-	var pcs [16]uintptr
+	var pcs [32]uintptr
 	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
 	for {
 		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, "database/sql.") {
+			continue
+		}
 		if filepath.Dir(f.File) != pkgDir || strings.HasSuffix(f.File, "_test.go") {
 			return fmt.Sprintf("%s:%d", f.File, f.Line)
 		}

@@ -200,25 +200,11 @@ func (c *conn) stepOn(stmt *sqlite3.Stmt, uninterrupted bool) (more bool) {
 	return more
 }
 
-// query prepares sql through the cache and binds args. A cached statement
-// that is still running (the same query nested in its own iteration) is
-// not reused: the nested one gets a statement of its own, finalized on
-// release. A statement the lease had not used yet was reset by the last
-// release, so only one used before is asked (a call into the engine).
+// query prepares sql through the cache (see freshStmt) and binds args.
 func (c *conn) query(op, sql string, args []any) (*sqlite3.Stmt, error) {
-	e, again, err := c.prep(sql)
+	stmt, err := c.freshStmt("query", sql)
 	if err != nil {
 		return nil, err
-	}
-	stmt, err := e.single(c.db, "query")
-	if err != nil {
-		return nil, err
-	}
-	if again && stmt.Busy() {
-		if stmt, _, err = c.raw.Prepare(sql); err != nil {
-			return nil, c.wrap(err)
-		}
-		c.cache.adopt(stmt)
 	}
 	if err := bindArgs(stmt, args); err != nil {
 		return nil, inCall(err, op, c.db)
@@ -275,4 +261,29 @@ func (h *Handle) Query(ctx context.Context, sql string, args ...any) iter.Seq2[*
 		defer h.p.release(c)
 		c.rows(nil, sql, args, yield)
 	}
+}
+
+// freshStmt returns a statement for sql, which must be one statement,
+// through the cache and not running: a cached statement that is still
+// running (the same query nested in its own iteration) is not reused: the
+// nested one gets a statement of its own, finalized on release. A
+// statement the lease had not used yet was reset by the last release, so
+// only one used before is asked (a call into the engine). op names the
+// call in the error of SQL that is not one statement.
+func (c *conn) freshStmt(op, sql string) (*sqlite3.Stmt, error) {
+	e, again, err := c.prep(sql)
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := e.single(c.db, op)
+	if err != nil {
+		return nil, err
+	}
+	if again && stmt.Busy() {
+		if stmt, _, err = c.raw.Prepare(sql); err != nil {
+			return nil, c.wrap(err)
+		}
+		c.cache.adopt(stmt)
+	}
+	return stmt, nil
 }

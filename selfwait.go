@@ -130,6 +130,12 @@ func (p *pool) report(s *slots, lw longWait) {
 	caller := lw.holder.caller // written under p.mu (setCaller)
 	p.mu.Unlock()
 	attrs = append(attrs, slog.String("writer_leased_at", caller))
+	if lw.holder.sqlTx.Load() {
+		p.log(slog.LevelWarn, "sqlitepool: waiting for the writer, which a database/sql Tx begun with this same context holds; "+
+			"if this goroutine holds that Tx (db.Exec, or a query that writes, while its Tx is open), "+
+			"it waits forever: run the call on the Tx", attrs...)
+		return
+	}
 	p.log(slog.LevelWarn, "sqlitepool: waiting for the writer, which a lease taken with this same context holds; "+
 		"if this goroutine holds it (a call nested in Write given the outer ctx instead of the ctx fn received), "+
 		"it waits forever: pass fn's ctx, and the call runs in that transaction", attrs...)

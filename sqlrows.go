@@ -1,0 +1,220 @@
+package sqlitepool
+
+import (
+	"context"
+	"database/sql/driver"
+	"io"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// sqlRows are the rows of a query of database/sql, read from a statement
+// of the lease's cache. They hold the connection until closed: the
+// sqlConn keeps its lease while any of its Rows is open.
+type sqlRows struct {
+	c     *sqlConn
+	l     *Conn
+	stmt  *sqlite3.Stmt
+	ctx   context.Context
+	query string
+
+	// finish says the statement writes outside a transaction on the
+	// writer: past its first row it runs uninterrupted (see Conn.Query).
+	finish  bool
+	stepped bool
+	ends    txnEnds
+	closed  bool
+
+	names []string
+	kinds []declKind // from the declared types, made on first use
+	types []string   // from the tables' metadata, made on first use
+	null  []nullness // what the schema says of NULL in each column
+}
+
+var (
+	_ driver.Rows                           = (*sqlRows)(nil)
+	_ driver.RowsColumnTypeDatabaseTypeName = (*sqlRows)(nil)
+	_ driver.RowsColumnTypeNullable         = (*sqlRows)(nil)
+	_ driver.RowsColumnTypeScanType         = (*sqlRows)(nil)
+)
+
+func (c *sqlConn) newRows(ctx context.Context, l *Conn, stmt *sqlite3.Stmt, query string) *sqlRows {
+	if l.role == RoleWriter {
+		c.wRows++
+	} else {
+		c.rRows++
+	}
+	return &sqlRows{
+		c: c, l: l, stmt: stmt, ctx: ctx, query: query,
+		finish: l.role == RoleWriter && !stmt.ReadOnly() && l.raw.GetAutocommit(),
+	}
+}
+
+// Columns returns the columns' names.
+func (r *sqlRows) Columns() []string {
+	if r.names == nil {
+		r.names = make([]string, r.stmt.ColumnCount())
+		for i := range r.names {
+			r.names[i] = r.stmt.ColumnName(i)
+		}
+	}
+	return r.names
+}
+
+// Next steps to the next row, with the query's context as the interrupt
+// (other calls of the connection may have run since), and converts its
+// values (see sqlValue).
+func (r *sqlRows) Next(dest []driver.Value) error {
+	if r.closed {
+		return io.EOF
+	}
+	if err := r.l.live(); err != nil {
+		return err
+	}
+	use(r.l, r.ctx)
+	more := false
+	if r.finish && r.stepped {
+		r.l.uninterrupted(func() { more = r.stmt.Step() })
+	} else {
+		r.ends = r.l.ends
+		more = r.stmt.Step()
+	}
+	r.stepped = true
+	if !more {
+		if err := r.l.committedAnyway(r.stmt.Err(), r.ends); err != nil {
+			return r.l.sqlError("Query", r.query, r.l.wrap(err))
+		}
+		return io.EOF
+	}
+	if r.kinds == nil {
+		r.kinds = make([]declKind, r.stmt.ColumnCount())
+		for i := range r.kinds {
+			r.kinds[i] = kindOfDecl(strings.ToUpper(r.stmt.ColumnDeclType(i)))
+		}
+	}
+	for i := range dest {
+		dest[i] = sqlValue(r.stmt, i, r.stmt.ColumnType(i), r.kinds[i])
+	}
+	return nil
+}
+
+// Close ends the statement: the snapshot it held, and for a write with
+// RETURNING broken out of early, its commit, whose error it returns. The
+// lease goes back when database/sql takes the connection back.
+func (r *sqlRows) Close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	if r.l.role == RoleWriter {
+		r.c.wRows--
+	} else {
+		r.c.rRows--
+	}
+	if r.l.live() != nil {
+		return nil // released with the connection, which reset the statement
+	}
+	var err error
+	r.l.uninterrupted(func() { err = r.stmt.Reset() })
+	r.stmt.ClearBindings()
+	if err != nil && r.stepped {
+		// Reset repeats the error of the last step, which Next returned.
+		if serr := r.stmt.Err(); serr == nil {
+			return r.l.sqlError("Query", r.query, r.l.wrap(err))
+		}
+	}
+	return nil
+}
+
+// meta reads the declared types and NOT NULL constraints of the columns
+// that come straight from a table, from its schema.
+func (r *sqlRows) meta() {
+	if r.types != nil {
+		return
+	}
+	n := r.stmt.ColumnCount()
+	r.types = make([]string, n)
+	r.null = make([]nullness, n)
+	for i := range n {
+		decl := r.stmt.ColumnDeclType(i)
+		r.null[i] = nullUnknown
+		if col := r.stmt.ColumnOriginName(i); col != "" {
+			d, _, notNull, primary, autoInc, err := r.l.raw.TableColumnMetadata(
+				r.stmt.ColumnDatabaseName(i), r.stmt.ColumnTableName(i), col)
+			if err == nil {
+				decl = d
+				r.null[i] = mayBeNull
+				// An INTEGER PRIMARY KEY is the rowid: never NULL.
+				if notNull || autoInc || primary && strings.EqualFold(strings.TrimSpace(d), "INTEGER") {
+					r.null[i] = notNullable
+				}
+			}
+		}
+		r.types[i] = declTypeName(decl)
+	}
+}
+
+// ColumnTypeDatabaseTypeName returns the column's declared type, in upper
+// case and without its size ("VARCHAR(20)" is "VARCHAR"); "" for an
+// expression.
+func (r *sqlRows) ColumnTypeDatabaseTypeName(i int) string {
+	r.meta()
+	return r.types[i]
+}
+
+// nullness is what a table's schema says of NULL in a column.
+type nullness uint8
+
+const (
+	nullUnknown nullness = iota // an expression: no schema says
+	mayBeNull
+	notNullable // NOT NULL, or the rowid
+)
+
+// ColumnTypeNullable reports whether the column may hold NULL, for the
+// columns of a table; ok is false for an expression.
+func (r *sqlRows) ColumnTypeNullable(i int) (nullable, ok bool) {
+	r.meta()
+	return r.null[i] != notNullable, r.null[i] != nullUnknown
+}
+
+// ColumnTypeScanType returns the Go type the column's values scan into by
+// default: from the declared type, or, on a row, the value's own type
+// unless the declared type reads it as a bool or a time.
+func (r *sqlRows) ColumnTypeScanType(i int) reflect.Type {
+	r.meta()
+	k := kindOfDecl(r.types[i])
+	if r.stmt.Busy() {
+		switch v := sqlValue(r.stmt, i, r.stmt.ColumnType(i), k).(type) {
+		case nil:
+		case int64:
+			return reflect.TypeFor[int64]()
+		case float64:
+			return reflect.TypeFor[float64]()
+		case string:
+			return reflect.TypeFor[string]()
+		case []byte:
+			return reflect.TypeFor[[]byte]()
+		default:
+			return reflect.TypeOf(v)
+		}
+	}
+	switch k {
+	case declInt:
+		return reflect.TypeFor[int64]()
+	case declReal:
+		return reflect.TypeFor[float64]()
+	case declText:
+		return reflect.TypeFor[string]()
+	case declBlob:
+		return reflect.TypeFor[[]byte]()
+	case declBool:
+		return reflect.TypeFor[bool]()
+	case declTime:
+		return reflect.TypeFor[time.Time]()
+	}
+	return reflect.TypeFor[any]()
+}
