@@ -3,6 +3,8 @@ package sqlitepool
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,4 +44,84 @@ func TestOpenDBRoundTrip(t *testing.T) {
 	require.Equal(t, "one", v)
 	err = db.QueryRowContext(ctx, "SELECT v FROM t WHERE id = ?", 99).Scan(&v)
 	require.ErrorIs(t, err, sql.ErrNoRows)
+}
+
+// leased returns how many writers and readers of h are leased now.
+func leased(h *Handle) (writers, readers int) {
+	s := h.Stats()
+	return s.Writer.InUse, s.Readers.InUse
+}
+
+func TestOpenDBSharesThePoolAndCloseReleasesIt(t *testing.T) {
+	path := tempDB(t)
+	h := openT(t, path, createTable)
+	db, err := OpenDB(path, nil)
+	require.NoError(t, err)
+	require.Equal(t, 2, h.Stats().Handles, "OpenDB takes a reference to the same pool")
+	_, err = db.Exec("INSERT INTO t(v) VALUES ('from db')")
+	require.NoError(t, err)
+	require.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t WHERE v = 'from db'"))
+	require.NoError(t, db.Close())
+	require.Equal(t, 1, h.Stats().Handles, "db.Close releases OpenDB's reference")
+	require.NoError(t, db.Close(), "a second Close is harmless")
+	require.Equal(t, 1, h.Stats().Handles)
+}
+
+func TestOpenDBLastCloseClosesThePool(t *testing.T) {
+	path := tempDB(t)
+	db, err := OpenDB(path, createTable)
+	require.NoError(t, err)
+	require.NoError(t, db.Ping())
+	require.True(t, registered(t, path))
+	require.NoError(t, db.Close())
+	require.False(t, registered(t, path), "the last reference was the *sql.DB's")
+}
+
+func TestOpenDBBadNameFails(t *testing.T) {
+	_, err := OpenDB(filepath.Join(t.TempDir(), "missing", "x.db"), nil)
+	require.ErrorIs(t, err, ErrInvalidName)
+}
+
+func TestHandleDBFailsWithErrClosedAfterClose(t *testing.T) {
+	ctx := context.Background()
+	h, err := Open(tempDB(t), createTable)
+	require.NoError(t, err)
+	db := handleDBT(t, h)
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, "CREATE TEMP TABLE x(a)")
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	require.NoError(t, db.Ping())
+	require.NoError(t, h.Close())
+
+	_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (1)")
+	require.ErrorIs(t, err, ErrClosed)
+	require.NotErrorIs(t, err, driver.ErrBadConn)
+	err = db.QueryRowContext(ctx, "SELECT 1").Scan(new(int))
+	require.ErrorIs(t, err, ErrClosed)
+	_, err = db.BeginTx(ctx, nil)
+	require.ErrorIs(t, err, ErrClosed)
+}
+
+func TestHandleDBCloseLeavesTheHandleOpen(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	db := h.DB()
+	_, err := db.Exec("INSERT INTO t(v) VALUES (1)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	require.NoError(t, h.Exec(context.Background(), "INSERT INTO t(v) VALUES (2)"))
+	require.Equal(t, int64(2), readInt(t, h, "SELECT count(*) FROM t"))
+}
+
+func TestConnectorForWrappers(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	c := h.Connector()
+	db := sql.OpenDB(c)
+	_, err := db.Exec("INSERT INTO t(v) VALUES (1)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	require.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"), "closing the *sql.DB leaves h open")
+	_, err = c.Driver().Open("x.db")
+	require.Error(t, err)
 }
