@@ -59,6 +59,19 @@
 // [Handle.Exclusive] waits for every lease and holds the writer and all
 // readers (VACUUM, a TRUNCATE checkpoint, backups, schema changes).
 //
+// # database/sql
+//
+// [OpenDB] returns a [database/sql.DB] backed by the pool ([Handle.DB] one
+// on a handle, [Handle.Connector] its connector), for sqlc, sqlx, goose,
+// golang-migrate, GORM and bun. Its connections lease pool connections only
+// while database/sql uses them: Exec and every query whose prepared
+// statement writes run on the one writer, other queries on the readers, a
+// [database/sql.Tx] is BEGIN IMMEDIATE on the writer (or, ReadOnly, a
+// snapshot on a reader) and a [database/sql.Conn] keeps what it leased until
+// closed. [Handle.DB] lists the rules: state set by one call is not seen by
+// the next outside a Tx or a Conn, and db.Exec while a Tx of the same
+// goroutine is open waits for that Tx.
+//
 // # Nested calls
 //
 // Go has no goroutine identity, so the pool recognizes a caller that holds

@@ -129,16 +129,22 @@ func TestSQLExecInsideATxOfTheSameContextIsReported(t *testing.T) {
 	require.NoError(t, err)
 	// Run by another goroutine here, so that the test can end the Tx: on
 	// the Tx's own goroutine this call would wait forever.
-	done := make(chan error, 1)
+	done := make(chan struct{})
+	var execErr error
 	go func() {
-		_, err := db.ExecContext(ctx, "INSERT INTO t(v) VALUES ('outside the tx')")
-		done <- err
+		defer close(done)
+		_, execErr = db.ExecContext(ctx, "INSERT INTO t(v) VALUES ('outside the tx')")
+	}()
+	defer func() { // on a failed assertion too
+		tx.Rollback()
+		<-done
 	}()
 	require.Eventually(t, func() bool { return h.Stats().SameContextWaits == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Contains(t, out.String(), "a database/sql Tx begun with this same context holds")
 	require.Contains(t, out.String(), "sqlctx_test.go", "the log names the waiting call site")
 	require.NoError(t, tx.Commit())
-	require.NoError(t, <-done)
+	<-done
+	require.NoError(t, execErr)
 }
 
 func TestSQLOtherContextsWaitingAreNotReported(t *testing.T) {
@@ -146,6 +152,7 @@ func TestSQLOtherContextsWaitingAreNotReported(t *testing.T) {
 	db := handleDBT(t, h)
 	tx, err := db.BeginTx(context.Background(), nil)
 	require.NoError(t, err)
+	defer tx.Rollback()
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (1)")

@@ -125,3 +125,22 @@ func TestConnectorForWrappers(t *testing.T) {
 	_, err = c.Driver().Open("x.db")
 	require.Error(t, err)
 }
+
+func TestHandleDBPinnedConnFailsWithErrClosedAfterClose(t *testing.T) {
+	ctx := context.Background()
+	path := tempDB(t)
+	openT(t, path, createTable) // keeps the pool open
+	h, err := Open(path, nil)
+	require.NoError(t, err)
+	db := handleDBT(t, h)
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(ctx, "INSERT INTO t(v) VALUES (1)")
+	require.NoError(t, err)
+	require.NoError(t, h.Close())
+	_, err = conn.ExecContext(ctx, "INSERT INTO t(v) VALUES (2)")
+	require.ErrorIs(t, err, ErrClosed, "a sql.Conn holding a lease fails too once its handle closed")
+	err = conn.QueryRowContext(ctx, "SELECT 1").Scan(new(int))
+	require.ErrorIs(t, err, ErrClosed)
+}

@@ -99,6 +99,7 @@ func TestSQLBeginImmediateAsQueryReachesTheWriter(t *testing.T) {
 	db := handleDBT(t, h)
 	conn, err := db.Conn(ctx)
 	require.NoError(t, err)
+	defer conn.Close() // on a failed assertion: the handle's Close waits for it
 	rows, err := conn.QueryContext(ctx, "BEGIN IMMEDIATE")
 	require.NoError(t, err)
 	require.False(t, rows.Next()) // runs it
@@ -122,6 +123,7 @@ func TestSQLTxWriteHoldsTheWriterFromBegin(t *testing.T) {
 	db := handleDBT(t, h)
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
+	defer tx.Rollback() // on a failed assertion: the handle's Close waits for it
 	w, _ := leased(h)
 	require.Equal(t, 1, w, "BeginTx leases the writer")
 
@@ -159,6 +161,7 @@ func TestSQLTxReadOnlyIsASnapshotOnAReader(t *testing.T) {
 
 	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	require.NoError(t, err)
+	defer tx.Rollback()
 	w, r := leased(h)
 	require.Equal(t, [2]int{0, 1}, [2]int{w, r}, "a read-only Tx holds a reader, not the writer")
 	var n int
@@ -194,6 +197,7 @@ func TestSQLConnPinsWhatItLeases(t *testing.T) {
 
 	conn, err := db.Conn(ctx)
 	require.NoError(t, err)
+	defer conn.Close()
 	var one int
 	require.NoError(t, conn.QueryRowContext(ctx, "SELECT 1").Scan(&one))
 	w, r := leased(h)
@@ -240,6 +244,7 @@ func TestSQLRowsHoldTheirConnectionUntilClosed(t *testing.T) {
 	}
 	rows, err := db.QueryContext(ctx, "SELECT v FROM t")
 	require.NoError(t, err)
+	defer rows.Close()
 	require.True(t, rows.Next())
 	_, r := leased(h)
 	require.Equal(t, 1, r)
