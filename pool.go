@@ -50,6 +50,9 @@ type pool struct {
 	// selfWaits counts the waits for the writer that lasted while a lease
 	// taken with the same context held it.
 	selfWaits atomic.Uint64
+	// sqlTxWaits counts the waits for the writer, with another context,
+	// that lasted while a Tx of database/sql held it.
+	sqlTxWaits atomic.Uint64
 
 	// writerFile is the main file of the newest writer: the checkpointer
 	// makes sure it is still the file at the database's name before it

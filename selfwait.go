@@ -84,11 +84,12 @@ func (id *leaseID) heldWith(ctx context.Context) *conn {
 }
 
 // longWait is what a waiter reports once its wait passes its alarm: the
-// writer, if a lease taken with the same context holds it, and the
-// threshold.
+// writer, if a lease taken with the same context holds it, or else if a
+// Tx of database/sql holds it (then otherCtx), and the threshold.
 type longWait struct {
-	holder *conn
-	after  time.Duration
+	holder   *conn
+	otherCtx bool
+	after    time.Duration
 }
 
 // waitAlarm decides whether a wait for s's role by ctx reports itself once
@@ -99,6 +100,11 @@ func (p *pool) waitAlarm(ctx context.Context, s *slots) longWait {
 	if s == &p.writer {
 		if c := p.writerLease.heldWith(ctx); c != nil {
 			lw.holder = c
+			lw.after = selfWaitAlarm
+		} else if c := p.writerLease.c.Load(); c != nil && c.sqlTx.Load() {
+			// The Tx may be this goroutine's, begun with another
+			// context: only the wait's length can tell.
+			lw.holder, lw.otherCtx = c, true
 			lw.after = selfWaitAlarm
 		}
 	}
@@ -111,7 +117,10 @@ func (p *pool) waitAlarm(ctx context.Context, s *slots) longWait {
 // report counts and logs a wait that passed its alarm, on the waiting
 // goroutine: its stack is the waiter's.
 func (p *pool) report(s *slots, lw longWait) {
-	if lw.holder != nil {
+	switch {
+	case lw.otherCtx:
+		p.sqlTxWaits.Add(1)
+	case lw.holder != nil:
 		p.selfWaits.Add(1)
 	}
 	if p.cfg.logger == nil {
@@ -130,6 +139,12 @@ func (p *pool) report(s *slots, lw longWait) {
 	caller := lw.holder.caller // written under p.mu (setCaller)
 	p.mu.Unlock()
 	attrs = append(attrs, slog.String("writer_leased_at", caller))
+	if lw.otherCtx {
+		p.log(slog.LevelWarn, "sqlitepool: waiting for the writer, which a database/sql Tx holds; "+
+			"if this goroutine holds that Tx (db.Exec, or a query that writes, while its Tx is open), "+
+			"it waits forever: run the call on the Tx", attrs...)
+		return
+	}
 	if lw.holder.sqlTx.Load() {
 		p.log(slog.LevelWarn, "sqlitepool: waiting for the writer, which a database/sql Tx begun with this same context holds; "+
 			"if this goroutine holds that Tx (db.Exec, or a query that writes, while its Tx is open), "+

@@ -39,6 +39,8 @@ type sqlConn struct {
 	tx     sqlTxKind
 	txCtx  context.Context // BeginTx's context, while a Tx is open
 	closed bool
+
+	rows sqlRows // reused by the next query while no Rows is open (newRows)
 }
 
 // sqlTxKind tells which transaction of database/sql a sqlConn runs.

@@ -147,16 +147,60 @@ func TestSQLExecInsideATxOfTheSameContextIsReported(t *testing.T) {
 	require.NoError(t, execErr)
 }
 
-func TestSQLOtherContextsWaitingAreNotReported(t *testing.T) {
-	h := openT(t, tempDB(t), createTable)
+func TestSQLExecInsideATxOfAnotherContextIsReported(t *testing.T) {
+	var out logBuffer
+	h := openT(t, tempDB(t), createTable,
+		WithLogger(slog.New(slog.NewTextHandler(&out, nil))), WithSlowAcquire(20*time.Millisecond))
 	db := handleDBT(t, h)
 	tx, err := db.BeginTx(context.Background(), nil)
 	require.NoError(t, err)
 	defer tx.Rollback()
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	var execErr error
+	go func() {
+		defer close(done)
+		_, execErr = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (1)")
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	require.Eventually(t, func() bool { return h.Stats().SQLTxWaits == 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, h.Stats().SameContextWaits, "not the same context")
+	require.Contains(t, out.String(), "which a database/sql Tx holds")
+	cancel()
+	<-done
+	require.ErrorIs(t, execErr, context.Canceled)
+	require.NoError(t, tx.Rollback())
+}
+
+func TestSQLWaitsWithoutATxAreNotReported(t *testing.T) {
+	h := openT(t, tempDB(t), createTable, WithSlowAcquire(20*time.Millisecond), WithLogger(slog.New(slog.NewTextHandler(&logBuffer{}, nil))))
+	db := handleDBT(t, h)
+	l, err := h.Writer(context.Background())
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (1)")
 	require.ErrorIs(t, err, context.DeadlineExceeded)
-	require.Zero(t, h.Stats().SameContextWaits, "another context's wait is an ordinary wait")
-	require.NoError(t, tx.Rollback())
+	l.Release()
+	s := h.Stats()
+	require.Zero(t, s.SameContextWaits+s.SQLTxWaits, "a writer held by a lease of another context is an ordinary wait")
+}
+
+// Rows whose step failed report it from Next, and not again from Close.
+func TestSQLRowsCloseDoesNotRepeatTheStepError(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	c, err := h.Connector().Connect(context.Background())
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	rows, err := c.(driver.QueryerContext).QueryContext(ctx, endless, nil)
+	require.NoError(t, err)
+	err = rows.Next(make([]driver.Value, 1))
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.NoError(t, rows.Close())
 }

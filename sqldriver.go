@@ -63,13 +63,17 @@ func OpenDB(name string, init InitFunc, opts ...Option) (*sql.DB, error) {
 // forever. Run it on the Tx. When the call's context is the one the Tx
 // was begun with, the pool sees it: once the wait lasts a second it
 // counts it in [Stats].SameContextWaits and, with [WithLogger], logs it
-// with both call sites. [sql.DB.SetMaxOpenConns](1) makes every call wait
-// for the one connection database/sql has, readers included: leave it
-// unset (the pool bounds the real connections).
+// with both call sites; with another context, it counts it in
+// [Stats].SQLTxWaits (it may be another goroutine's wait behind a long
+// Tx). [sql.DB.SetMaxOpenConns](1) makes every call wait for the one
+// connection database/sql has, readers included: leave it unset (the pool
+// bounds the real connections).
 //
 // A call made with a context that holds a lease of the pool (fn's inside
-// Read or Write) fails with [ErrReentrant]: use fn's Conn, or the
-// handle's methods, which run in fn's transaction.
+// Read or Write) runs on connections of its own, outside fn's
+// transaction; one that needs the writer fn holds fails at once with
+// [ErrReentrant]. Inside fn, use fn's Conn, or the handle's methods,
+// which run in fn's transaction.
 func (h *Handle) DB() *sql.DB {
 	return newDB(&connector{h: h})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/stretchr/testify/require"
@@ -265,4 +266,36 @@ func TestSQLInsideALeaseOfThePool(t *testing.T) {
 		return err
 	})
 	require.ErrorIs(t, err, ErrReentrant, "a write with fn's context would wait for the writer fn holds")
+}
+
+// A connection that holds a reader (open Rows) and needs the writer asks
+// as the holder of that reader: a pending Exclusive, which waits for the
+// reader, must not hold the request back, or neither would ever go on.
+func TestSQLWriterAfterReaderIsNotHeldBackByExclusive(t *testing.T) {
+	ctx := context.Background()
+	h := openT(t, tempDB(t), createTable)
+	db := handleDBT(t, h)
+	_, err := db.Exec("INSERT INTO t(v) VALUES (1), (2)")
+	require.NoError(t, err)
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, "SELECT v FROM t")
+	require.NoError(t, err)
+	defer rows.Close()
+	require.True(t, rows.Next())
+
+	xDone := make(chan error, 1)
+	go func() {
+		xDone <- h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil })
+	}()
+	require.Eventually(t, func() bool { return h.Stats().Exclusive.Waiting == 1 }, 10*time.Second, time.Millisecond)
+
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = conn.ExecContext(wctx, "INSERT INTO t(v) VALUES (3)")
+	require.NoError(t, err, "the write went ahead of the Exclusive that waits for this connection's reader")
+	require.NoError(t, rows.Close())
+	require.NoError(t, conn.Close())
+	require.NoError(t, <-xDone)
 }

@@ -28,10 +28,11 @@ type sqlRows struct {
 	ends    txnEnds
 	closed  bool
 
-	names []string
-	kinds []declKind // from the declared types, made on first use
-	types []string   // from the tables' metadata, made on first use
-	null  []nullness // what the schema says of NULL in each column
+	names    []string
+	kinds    []declKind // from the declared types, made on first use
+	kindsBuf [8]declKind
+	types    []string   // from the tables' metadata, made on first use
+	null     []nullness // what the schema says of NULL in each column
 }
 
 var (
@@ -41,16 +42,26 @@ var (
 	_ driver.RowsColumnTypeScanType         = (*sqlRows)(nil)
 )
 
+// newRows returns the Rows of stmt, run on l. The sqlConn's own Rows are
+// reused while none of its Rows is open: database/sql touches no Rows
+// once it closed them (each of its methods checks that first), and a
+// query per call is the common case.
 func (c *sqlConn) newRows(ctx context.Context, l *Conn, stmt *sqlite3.Stmt, query string) *sqlRows {
+	var r *sqlRows
+	if c.rRows+c.wRows == 0 {
+		r = &c.rows
+		*r = sqlRows{}
+	} else {
+		r = new(sqlRows)
+	}
 	if l.role == RoleWriter {
 		c.wRows++
 	} else {
 		c.rRows++
 	}
-	return &sqlRows{
-		c: c, l: l, stmt: stmt, ctx: ctx, query: query,
-		finish: l.role == RoleWriter && !stmt.ReadOnly() && l.raw.GetAutocommit(),
-	}
+	r.c, r.l, r.stmt, r.ctx, r.query = c, l, stmt, ctx, query
+	r.finish = l.role == RoleWriter && !stmt.ReadOnly() && l.raw.GetAutocommit()
+	return r
 }
 
 // Columns returns the columns' names.
@@ -90,7 +101,11 @@ func (r *sqlRows) Next(dest []driver.Value) error {
 		return io.EOF
 	}
 	if r.kinds == nil {
-		r.kinds = make([]declKind, r.stmt.ColumnCount())
+		if n := r.stmt.ColumnCount(); n <= len(r.kindsBuf) {
+			r.kinds = r.kindsBuf[:n]
+		} else {
+			r.kinds = make([]declKind, n)
+		}
 		for i := range r.kinds {
 			r.kinds[i] = kindOfDecl(strings.ToUpper(r.stmt.ColumnDeclType(i)))
 		}
@@ -117,14 +132,14 @@ func (r *sqlRows) Close() error {
 	if r.l.live() != nil {
 		return nil // released with the connection, which reset the statement
 	}
+	// Reset repeats the error of the last step, which Next returned
+	// already; only an error of its own (the commit) is Close's.
+	stepErr := r.stmt.Err()
 	var err error
 	r.l.uninterrupted(func() { err = r.stmt.Reset() })
 	r.stmt.ClearBindings()
-	if err != nil && r.stepped {
-		// Reset repeats the error of the last step, which Next returned.
-		if serr := r.stmt.Err(); serr == nil {
-			return r.l.sqlError("Query", r.query, r.l.wrap(err))
-		}
+	if err != nil && stepErr == nil {
+		return r.l.sqlError("Query", r.query, r.l.wrap(err))
 	}
 	return nil
 }

@@ -26,6 +26,13 @@ type Stats struct {
 	// which waits forever (see [Handle.Write]); or goroutines sharing one
 	// context. Each is logged with both call sites when a logger is set.
 	SameContextWaits uint64
+	// SQLTxWaits counts the other waits for the writer that lasted as
+	// long while a [database/sql.Tx] of the pool's *sql.DB held it: a
+	// goroutine that calls db.Exec (or a query that writes) while its own
+	// Tx is open, with a context other than the Tx's, waits forever; or
+	// another goroutine waits for a long Tx. Each is logged when a logger
+	// is set.
+	SQLTxWaits uint64
 	// LeakedLeases counts the leases of [Handle.Reader] and [Handle.Writer]
 	// that the garbage collector found unreachable without Release; the pool
 	// closed their connections (see [Lease]). Any is a bug in the program:
@@ -161,6 +168,7 @@ func (p *pool) stats() Stats {
 	}
 	st.Optimizes = p.optimizeRuns
 	st.SameContextWaits = p.selfWaits.Load()
+	st.SQLTxWaits = p.sqlTxWaits.Load()
 	st.LeakedLeases = p.leaked
 	return st
 }
