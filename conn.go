@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 
 	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/vfs"
@@ -39,6 +38,7 @@ type conn struct {
 	raw  *sqlite3.Conn
 	role Role
 	db   string // the database's name, for error messages
+	pool *pool  // set when the pool starts tracking it (leak.go)
 
 	cache      stmtCache // prepared statements; see Prep
 	savepoints int       // nesting depth of Savepoint, for unique names
@@ -71,13 +71,10 @@ type conn struct {
 	movedErr error
 	gen      uint64
 
-	// sqlTx says a Tx of database/sql holds the writer now (sqltx.go):
-	// a wait for the writer that looks like its own holder's is then
-	// reported as one on that Tx. Read by waiters, hence atomic.
-	sqlTx atomic.Bool
-
 	// snapshot says a reader holds the Read pin (snapshot.go) now.
 	snapshot bool
+	// poolReadOnly says c belongs to a pool opened WithReadOnly.
+	poolReadOnly bool
 	// lent is the rest of the batch of Conns that c's next leases get
 	// (lent.go, nextLent).
 	lent []Conn
@@ -144,6 +141,8 @@ func (c *conn) wrap(err error) error {
 	switch {
 	case c.movedErr != nil && errors.Is(err, sqlite3.CONSTRAINT_COMMITHOOK):
 		return fmt.Errorf("%w: %w", c.movedErr, err)
+	case c.poolReadOnly && errors.Is(err, sqlite3.READONLY):
+		return fmt.Errorf("%w: %q: the pool was opened WithReadOnly, and its connections cannot write: %w", ErrReadOnly, c.db, err)
 	case c.role == RoleReader && errors.Is(err, sqlite3.READONLY):
 		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
 	}

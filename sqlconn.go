@@ -61,6 +61,7 @@ var (
 	_ driver.NamedValueChecker  = (*sqlConn)(nil)
 	_ driver.SessionResetter    = (*sqlConn)(nil)
 	_ driver.Validator          = (*sqlConn)(nil)
+	_ driver.Pinger             = (*sqlConn)(nil)
 )
 
 // live is the check every call starts with.
@@ -74,6 +75,10 @@ func (c *sqlConn) live() error {
 	return nil
 }
 
+// Ping reports whether the handle is still open: the pool opens its
+// connections itself, and a Ping leases none.
+func (c *sqlConn) Ping(context.Context) error { return c.live() }
+
 // reader returns the reader c holds, leasing one if it holds none.
 func (c *sqlConn) reader(ctx context.Context) (*Conn, error) {
 	if c.r != nil {
@@ -84,7 +89,7 @@ func (c *sqlConn) reader(ctx context.Context) (*Conn, error) {
 	if err := p.checkReentry(held, &p.readers); err != nil {
 		return nil, err
 	}
-	r, err := c.h.lend(ctx, &p.readers, held)
+	r, err := c.h.lend(ctx, &p.readers)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +99,10 @@ func (c *sqlConn) reader(ctx context.Context) (*Conn, error) {
 
 // writer returns the writer c holds, leasing it if c does not hold it
 // yet. A reader c holds goes back first unless Rows or a transaction
-// still use it; one kept is named as held in the wait, so that a pending
-// Exclusive, which waits for that reader, does not hold the request back.
+// still use it; one kept is named as held in the wait (a view of its lease
+// with the call's context, ended once the writer is leased), so that a
+// pending Exclusive, which waits for that reader, does not hold the
+// request back.
 func (c *sqlConn) writer(ctx context.Context) (*Conn, error) {
 	if c.w != nil {
 		return c.w, nil
@@ -105,17 +112,18 @@ func (c *sqlConn) writer(ctx context.Context) (*Conn, error) {
 		p.giveBack(c.r)
 		c.r = nil
 	}
-	held := c.r
 	actx := ctx
-	if held != nil {
-		actx = &leaseCtx{Context: ctx, c: held}
-	} else {
-		held = leaseOf(ctx, p)
-		if err := p.checkReentry(held, &p.writer); err != nil {
-			return nil, err
-		}
+	var view *Conn
+	if c.r != nil {
+		view = &Conn{ctx: ctx, conn: c.r.conn, hold: c.r.held()}
+		actx = view.Context()
+	} else if err := p.checkReentry(leaseOf(ctx, p), &p.writer); err != nil {
+		return nil, err
 	}
-	w, err := c.h.lend(actx, &p.writer, held)
+	w, err := c.h.lend(actx, &p.writer)
+	if view != nil {
+		view.endLease()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +172,7 @@ func (c *sqlConn) releaseAll() {
 		c.r = nil
 	}
 	if c.w != nil {
-		c.w.sqlTx.Store(false)
+		p.sqlTx.Store(false)
 		p.giveBack(c.w)
 		c.w = nil
 	}
@@ -305,7 +313,7 @@ func (c *sqlConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 			if c.wRows > 0 {
 				return nil, fmt.Errorf("%w: BeginTx on %q: a read-only transaction runs on a reader, and Rows of this connection still read from the writer; close them first", ErrInvalidArgument, c.h.p.t.name)
 			}
-			c.w.sqlTx.Store(false)
+			c.h.p.sqlTx.Store(false)
 			c.h.p.giveBack(c.w)
 			c.w = nil
 		}
@@ -324,7 +332,7 @@ func (c *sqlConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx
 	if opts.ReadOnly {
 		c.tx = readSQLTx
 	} else {
-		l.sqlTx.Store(true)
+		c.h.p.sqlTx.Store(true)
 	}
 	return sqlTx{c}, nil
 }

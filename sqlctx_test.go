@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func TestSQLContextInterruptsTheStatement(t *testing.T) {
 	// The connections went back clean and unbroken.
 	_, err = db.Exec("INSERT INTO t(v) VALUES (1)")
 	require.NoError(t, err)
-	require.Equal(t, 1, countRows(t, db), "the interrupted insert left nothing")
+	require.Equal(t, 1, sqlCountRows(t, db), "the interrupted insert left nothing")
 	s := h.Stats()
 	require.Zero(t, s.Writer.Replaced.Broken+s.Readers.Replaced.Broken)
 	require.Zero(t, s.Writer.InUse+s.Readers.InUse)
@@ -139,8 +140,10 @@ func TestSQLExecInsideATxOfTheSameContextIsReported(t *testing.T) {
 		tx.Rollback()
 		<-done
 	}()
-	require.Eventually(t, func() bool { return h.Stats().SameContextWaits == 1 }, 10*time.Second, 5*time.Millisecond)
-	require.Contains(t, out.String(), "a database/sql Tx begun with this same context holds")
+	// The wait is counted, then logged.
+	const said = "a database/sql Tx begun with this same context holds"
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), said) }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, uint64(1), h.Stats().SameContextWaits)
 	require.Contains(t, out.String(), "sqlctx_test.go", "the log names the waiting call site")
 	require.NoError(t, tx.Commit())
 	<-done
@@ -167,9 +170,10 @@ func TestSQLExecInsideATxOfAnotherContextIsReported(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	require.Eventually(t, func() bool { return h.Stats().SQLTxWaits == 1 }, 10*time.Second, 5*time.Millisecond)
+	const said = "which a database/sql Tx holds"
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), said) }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, uint64(1), h.Stats().SQLTxWaits)
 	require.Zero(t, h.Stats().SameContextWaits, "not the same context")
-	require.Contains(t, out.String(), "which a database/sql Tx holds")
 	cancel()
 	<-done
 	require.ErrorIs(t, execErr, context.Canceled)

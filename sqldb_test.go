@@ -94,6 +94,7 @@ func TestHandleDBFailsWithErrClosedAfterClose(t *testing.T) {
 	require.NoError(t, conn.Close())
 	require.NoError(t, db.Ping())
 	require.NoError(t, h.Close())
+	require.ErrorIs(t, db.PingContext(ctx), ErrClosed, "on the idle connection database/sql kept")
 
 	_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (1)")
 	require.ErrorIs(t, err, ErrClosed)

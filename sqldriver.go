@@ -11,9 +11,9 @@ import (
 // pool per database, shared and refcounted, init run once) and returns a
 // [*sql.DB] backed by it, for code written against database/sql: sqlc's
 // generated queries, sqlx, goose, golang-migrate, GORM, bun. Closing the
-// *sql.DB releases the reference OpenDB took, as [Handle.Close] would,
-// once database/sql is done with the connections it lent (see
-// [sql.DB.Close]).
+// *sql.DB releases the reference OpenDB took, as [Handle.Close] does: if
+// it is the pool's last, Close waits for the Rows, Tx and sql.Conn still
+// open, so do not close it while the same goroutine holds one.
 //
 // Every statement that writes runs on the pool's one writer, in turn with
 // the pool's own Write calls, so no two writers ever meet and no

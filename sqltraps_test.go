@@ -2,6 +2,7 @@ package sqlitepool
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,11 +45,36 @@ func TestOpenDBInMemory(t *testing.T) {
 	db := openDBT(t, ":memory:", createTable)
 	_, err := db.Exec("INSERT INTO t(v) VALUES (1)")
 	require.NoError(t, err)
-	require.Equal(t, 1, countRows(t, db), "the readers see the writer's in-memory database")
+	require.Equal(t, 1, sqlCountRows(t, db), "the readers see the writer's in-memory database")
 	tx, err := db.Begin()
 	require.NoError(t, err)
 	_, err = tx.Exec("INSERT INTO t(v) VALUES (2)")
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit())
-	require.Equal(t, 2, countRows(t, db))
+	require.Equal(t, 2, sqlCountRows(t, db))
+}
+
+func TestOpenDBReadOnlyPool(t *testing.T) {
+	ctx := context.Background()
+	path := tempDB(t)
+	h, err := Open(path, createTable)
+	require.NoError(t, err)
+	require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES (1)"))
+	require.NoError(t, h.Close())
+
+	db := openDBT(t, path, nil, WithReadOnly())
+	require.Equal(t, 1, sqlCountRows(t, db))
+	_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (2)")
+	require.ErrorIs(t, err, ErrReadOnly)
+	err = db.QueryRowContext(ctx, "INSERT INTO t(v) VALUES (2) RETURNING id").Scan(new(int))
+	require.ErrorIs(t, err, ErrReadOnly, "a query that writes needs the writer, which a read-only pool has not")
+	_, err = db.BeginTx(ctx, nil)
+	require.ErrorIs(t, err, ErrReadOnly)
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	defer tx.Rollback()
+	var n int
+	require.NoError(t, tx.QueryRow("SELECT count(*) FROM t").Scan(&n))
+	require.Equal(t, 1, n)
+	require.NoError(t, tx.Commit())
 }

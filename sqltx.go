@@ -23,8 +23,8 @@ func (tx sqlTx) conn() *Conn {
 }
 
 // end forgets the transaction on the sqlConn.
-func (tx sqlTx) end(l *Conn) {
-	l.sqlTx.Store(false)
+func (tx sqlTx) end() {
+	tx.c.h.p.sqlTx.Store(false)
 	tx.c.tx, tx.c.txCtx = noSQLTx, nil
 }
 
@@ -37,7 +37,7 @@ func (tx sqlTx) Commit() error {
 		return fmt.Errorf("%w: Commit on %q: no transaction is open", ErrInvalidArgument, tx.c.h.p.t.name)
 	}
 	use(l, tx.c.txCtx)
-	tx.end(l)
+	tx.end()
 	err := l.ending(func() error { return l.execOwn(&l.commitStmt, "COMMIT") })
 	if err != nil {
 		l.rollback()
@@ -54,7 +54,7 @@ func (tx sqlTx) Rollback() error {
 	if l == nil || tx.c.tx == noSQLTx {
 		return fmt.Errorf("%w: Rollback on %q: no transaction is open", ErrInvalidArgument, tx.c.h.p.t.name)
 	}
-	tx.end(l)
+	tx.end()
 	l.rollback()
 	return nil
 }

@@ -153,11 +153,11 @@ func TestSQLNamedParameters(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidArgument)
 	_, err = db.ExecContext(ctx, "INSERT INTO t(v) VALUES (?)", struct{}{})
 	require.Error(t, err)
-	require.Equal(t, 3, countRows(t, db))
+	require.Equal(t, 3, sqlCountRows(t, db))
 }
 
-// countRows counts table t's rows through db.
-func countRows(t *testing.T, db *sql.DB) (n int) {
+// sqlCountRows counts table t's rows through db.
+func sqlCountRows(t *testing.T, db *sql.DB) (n int) {
 	t.Helper()
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM t").Scan(&n))
 	return n
@@ -205,4 +205,25 @@ func TestSQLExecScript(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow("SELECT count(*) FROM a JOIN sqlite_master").Scan(&n))
 	require.Equal(t, 2, n)
+}
+
+func TestSQLPreparedStatementInsideATx(t *testing.T) {
+	ctx := context.Background()
+	h := openT(t, tempDB(t), createTable)
+	db := handleDBT(t, h)
+	ins, err := db.PrepareContext(ctx, "INSERT INTO t(v) VALUES (?) RETURNING id")
+	require.NoError(t, err)
+	defer ins.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	var id int64
+	require.NoError(t, tx.StmtContext(ctx, ins).QueryRowContext(ctx, "in tx").Scan(&id))
+	var n int
+	require.NoError(t, tx.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n))
+	require.Equal(t, 1, n, "the statement ran in the Tx")
+	require.NoError(t, tx.Rollback())
+	require.Equal(t, 0, sqlCountRows(t, db), "and rolled back with it")
+	require.NoError(t, ins.QueryRowContext(ctx, "outside").Scan(&id))
+	require.Equal(t, 1, sqlCountRows(t, db))
 }
