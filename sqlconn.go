@@ -108,6 +108,9 @@ func (c *sqlConn) writer(ctx context.Context) (*Conn, error) {
 		return c.w, nil
 	}
 	p := c.h.p
+	if err := p.checkReentry(leaseOf(ctx, p), &p.writer); err != nil {
+		return nil, err
+	}
 	if c.r != nil && c.rRows == 0 && c.tx == noSQLTx {
 		p.giveBack(c.r)
 		c.r = nil
@@ -117,8 +120,6 @@ func (c *sqlConn) writer(ctx context.Context) (*Conn, error) {
 	if c.r != nil {
 		view = &Conn{ctx: ctx, conn: c.r.conn, hold: c.r.held()}
 		actx = view.Context()
-	} else if err := p.checkReentry(leaseOf(ctx, p), &p.writer); err != nil {
-		return nil, err
 	}
 	w, err := c.h.lend(actx, &p.writer)
 	if view != nil {

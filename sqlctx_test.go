@@ -2,6 +2,7 @@ package sqlitepool
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"log/slog"
 	"strings"
@@ -207,4 +208,21 @@ func TestSQLRowsCloseDoesNotRepeatTheStepError(t *testing.T) {
 	err = rows.Next(make([]driver.Value, 1))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.NoError(t, rows.Close())
+}
+
+// A read-only Tx ending while a write Tx holds the writer leaves the pool
+// knowing that a Tx holds it.
+func TestSQLReadOnlyTxEndLeavesTheWriteTxKnown(t *testing.T) {
+	h := openT(t, tempDB(t), createTable)
+	db := handleDBT(t, h)
+	ctx := context.Background()
+	wtx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer wtx.Rollback()
+	rtx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	require.NoError(t, err)
+	require.NoError(t, rtx.Commit())
+	require.True(t, h.p.sqlTx.Load(), "the write Tx still holds the writer")
+	require.NoError(t, wtx.Commit())
+	require.False(t, h.p.sqlTx.Load())
 }

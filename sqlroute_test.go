@@ -266,6 +266,30 @@ func TestSQLInsideALeaseOfThePool(t *testing.T) {
 		return err
 	})
 	require.ErrorIs(t, err, ErrReentrant, "a write with fn's context would wait for the writer fn holds")
+
+	// The same on a sql.Conn that read first, holding a reader.
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	err = h.Write(ctx, func(ctx context.Context, c *Conn) error {
+		rows, err := conn.QueryContext(ctx, "SELECT v FROM t")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		rows.Next()
+		_, err = conn.ExecContext(ctx, "INSERT INTO t(v) VALUES (2)")
+		return err
+	})
+	require.ErrorIs(t, err, ErrReentrant)
+	require.NoError(t, conn.Close())
+
+	// Reads with fn's context run on a reader of their own.
+	err = h.Read(ctx, func(ctx context.Context, c *Conn) error {
+		var n int
+		return db.QueryRowContext(ctx, "SELECT count(*) FROM t").Scan(&n)
+	})
+	require.NoError(t, err)
 }
 
 // A connection that holds a reader (open Rows) and needs the writer asks

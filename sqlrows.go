@@ -124,13 +124,15 @@ func (r *sqlRows) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.l.live() != nil {
+		// Released with the connection, which reset the statement; the
+		// sqlConn forgot these Rows then.
+		return nil
+	}
 	if r.l.role == RoleWriter {
 		r.c.wRows--
 	} else {
 		r.c.rRows--
-	}
-	if r.l.live() != nil {
-		return nil // released with the connection, which reset the statement
 	}
 	// Reset repeats the error of the last step, which Next returned
 	// already; only an error of its own (the commit) is Close's.

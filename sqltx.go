@@ -22,9 +22,12 @@ func (tx sqlTx) conn() *Conn {
 	return tx.c.w
 }
 
-// end forgets the transaction on the sqlConn.
+// end forgets the transaction on the sqlConn, and the pool that a Tx
+// holds the writer if this one did.
 func (tx sqlTx) end() {
-	tx.c.h.p.sqlTx.Store(false)
+	if tx.c.tx == writeSQLTx {
+		tx.c.h.p.sqlTx.Store(false)
+	}
 	tx.c.tx, tx.c.txCtx = noSQLTx, nil
 }
 

@@ -227,3 +227,26 @@ func TestSQLPreparedStatementInsideATx(t *testing.T) {
 	require.NoError(t, ins.QueryRowContext(ctx, "outside").Scan(&id))
 	require.Equal(t, 1, sqlCountRows(t, db))
 }
+
+// Text becomes a time only if it is exactly what a time.Time argument is
+// stored as: other text that looks like one stays the string it was.
+func TestSQLTextThatLooksLikeATime(t *testing.T) {
+	db := openDBT(t, tempDB(t), nil)
+	for text, isTime := range map[string]bool{
+		"2026-12-02T10:00:00Z":           true,
+		"2026-12-02T10:00:00.5+01:00":    true,
+		"2026-12-02T10:00:00.500Z":       false, // Format drops trailing zeros
+		"2026-12-02T10:00:00+00:00":      false, // Format writes Z
+		"2026-12-02 10:00:00":            false, // not RFC 3339
+		"not a time at all, though long": false,
+	} {
+		var v any
+		require.NoError(t, db.QueryRow("SELECT ?", text).Scan(&v))
+		if isTime {
+			require.IsType(t, time.Time{}, v, text)
+			require.Equal(t, text, v.(time.Time).Format(time.RFC3339Nano))
+		} else {
+			require.Equal(t, text, v, text)
+		}
+	}
+}
