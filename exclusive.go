@@ -42,6 +42,9 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 	if err := p.checkExclusiveReentry(ctx); err != nil {
 		return err
 	}
+	if err := p.exclusiveFits(); err != nil {
+		return err
+	}
 	x, err := p.acquireExclusive(ctx)
 	if err != nil {
 		return err
@@ -100,6 +103,10 @@ type exclusive struct {
 	// Slots counted for x by the grant, whose connections x opens.
 	openWriter  bool
 	openReaders int
+
+	// park marks the pool's own park (park.go), which holds the gate
+	// while it closes the connections.
+	park bool
 }
 
 // ExclusiveStats describes the [Handle.Exclusive] calls of a pool. The
@@ -191,6 +198,7 @@ func (p *pool) grantExclusiveLocked() {
 	// No lease is out, so every open connection is idle and no one waits
 	// in the slots.
 	x.sent = true
+	p.unparkLocked()
 	p.gate.sections++
 	if x.writer = w.takeIdleLocked(); x.writer == nil {
 		w.open++
@@ -211,7 +219,7 @@ func (p *pool) grantExclusiveLocked() {
 func (p *pool) openExclusive(ctx context.Context, x *exclusive) error {
 	if x.openWriter {
 		x.openWriter = false // openInSlot frees the slot if it fails
-		c, err := p.openInSlot(ctx, &p.writer)
+		c, err := p.openInSlot(ctx, &p.writer, true)
 		if err != nil {
 			return p.openError(ctx, err)
 		}
@@ -224,7 +232,7 @@ func (p *pool) openExclusive(ctx context.Context, x *exclusive) error {
 	}
 	for x.openReaders > 0 {
 		x.openReaders--
-		c, err := p.openInSlot(ctx, &p.readers)
+		c, err := p.openInSlot(ctx, &p.readers, true)
 		if err != nil {
 			return p.openError(ctx, err)
 		}
@@ -288,6 +296,7 @@ func (p *pool) admitLocked(w *waiter) {
 	if s.open < s.max {
 		s.open++
 		s.inUse++
+		p.unparkLocked()
 		w.ch <- grant{}
 		return
 	}
@@ -302,7 +311,8 @@ func (p *pool) acquireGated(ctx context.Context, s *slots) (*conn, error) {
 		p.mu.Unlock()
 		return nil, p.closedError()
 	}
-	if p.gate.cur == nil || nested {
+	// A park holds no lease that a nested acquire could be waiting on.
+	if p.gate.cur == nil || nested && !p.gate.cur.park {
 		return p.acquireLocked(ctx, s)
 	}
 	s.count.acquires++
@@ -335,7 +345,7 @@ func (p *pool) closeGateLocked() {
 func (p *pool) gateStatsLocked(st *Stats) {
 	g := &p.gate
 	st.Exclusive = ExclusiveStats{
-		Running:  g.cur != nil && g.cur.sent,
+		Running:  g.cur != nil && g.cur.sent && !g.cur.park,
 		Sections: g.sections,
 		WaitTime: g.waitTime,
 	}

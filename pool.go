@@ -89,6 +89,20 @@ type pool struct {
 	conns  map[*conn]struct{}
 	leaked uint64
 
+	// parking is the pool's parks (park.go); parkers are the janitor's
+	// goroutines that park it, which close waits for.
+	parking parking
+	parkers sync.WaitGroup
+
+	// bud is the process-wide cap the pool was created under (budget.go).
+	// used marks the pool used since reclaim's hand last passed it. The
+	// ring links and tokens (the connections counted) are guarded by
+	// bud.mu.
+	bud                *budget
+	used               atomic.Bool
+	ringPrev, ringNext *pool
+	tokens             int
+
 	// anchor keeps an in-memory database alive: the memdb VFS deletes it
 	// when its last connection closes, which replacing a broken writer
 	// while no reader is open would otherwise do. Closed last.
@@ -125,14 +139,16 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 		refile:  refile,
 		writer:  slots{role: RoleWriter, max: 1},
 		readers: slots{role: RoleReader, max: cfg.readers},
+		bud:     processBudget(),
 	}
+	p.used.Store(true)
 	p.clock.Store(cfg.clock().UnixNano())
 	if !t.memory {
 		if err := createFile(&p.t, cfg.fileMode); err != nil {
 			return nil, err
 		}
 	}
-	c, err := openConn(ctx, &p.t, RoleWriter, &p.cfg, &p.forced)
+	c, err := p.dial(ctx, RoleWriter, true)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +166,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 		return nil, err
 	}
 	if t.memory {
-		if p.anchor, err = openConn(ctx, &p.t, RoleReader, &p.cfg, &p.forced); err != nil {
+		if p.anchor, err = p.dial(ctx, RoleReader, true); err != nil {
 			return nil, err
 		}
 	}
@@ -173,7 +189,11 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 	c.idleSince = p.now()
 	p.writer.idle = append(p.writer.idle, c)
 	ok = true
-	p.startJanitor()
+	p.janitor.wake = make(chan struct{}, 1)
+	p.parking.idleSince = p.now()
+	p.mu.Lock()
+	p.startJanitorLocked()
+	p.mu.Unlock()
 	return p, nil
 }
 
@@ -219,6 +239,7 @@ func (p *pool) acquire(ctx context.Context, s *slots) (*conn, error) {
 // acquireLocked is acquire past its checks, with p.mu held; it unlocks.
 func (p *pool) acquireLocked(ctx context.Context, s *slots) (*conn, error) {
 	s.count.acquires++
+	p.noteUse()
 	if c := s.takeIdleLocked(); c != nil {
 		probe := s.role == RoleReader && s.count.acquires&(movedProbeEvery-1) == 0
 		p.mu.Unlock()
@@ -233,8 +254,9 @@ func (p *pool) acquireLocked(ctx context.Context, s *slots) (*conn, error) {
 	if s.open < s.max {
 		s.open++
 		s.inUse++
+		p.unparkLocked()
 		p.mu.Unlock()
-		return p.openInSlot(ctx, s)
+		return p.openInSlot(ctx, s, true)
 	}
 	w := s.waiters.push()
 	s.count.waits++
@@ -360,7 +382,7 @@ func (p *pool) take(ctx context.Context, s *slots, g grant) (*conn, error) {
 	case g.err != nil:
 		return nil, g.err
 	case g.c == nil:
-		return p.openInSlot(ctx, s)
+		return p.openInSlot(ctx, s, true)
 	}
 	setInterrupt(g.c, ctx)
 	return g.c, nil
@@ -368,16 +390,19 @@ func (p *pool) take(ctx context.Context, s *slots, g grant) (*conn, error) {
 
 // openInSlot opens a connection in a slot already counted in s.open and
 // s.inUse; on failure, or a panic from the engine, it frees the slot for
-// the next waiter.
-func (p *pool) openInSlot(ctx context.Context, s *slots) (c *conn, err error) {
+// the next waiter. forLease says a caller waits for the connection: it
+// waits for room under the process-wide cap (the pool's own work does
+// not), and it is told if the file moved while the pool was parked.
+func (p *pool) openInSlot(ctx context.Context, s *slots, forLease bool) (c *conn, err error) {
+	kept := false
 	defer func() {
-		if c == nil {
+		if c == nil && !kept {
 			p.mu.Lock()
 			p.dropSlotLocked(s)
 			p.mu.Unlock()
 		}
 	}()
-	c, err = openConn(ctx, &p.t, s.role, &p.cfg, &p.forced)
+	c, err = p.dial(ctx, s.role, forLease)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +417,34 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *conn, err error) {
 	s.count.created++
 	c.gen = p.gen
 	p.mu.Unlock()
+	if forLease && p.movedWhileParked() {
+		// The connection is good, to the file now at the name: the next
+		// lease takes it.
+		kept = true
+		p.putBack(s, c)
+		return nil, movedError(p.t.name)
+	}
 	setInterrupt(c, ctx)
+	return c, nil
+}
+
+// dial opens a connection of role for the pool, counted under the
+// process-wide cap; with wait it waits for room (see budget.take).
+func (p *pool) dial(ctx context.Context, role Role, wait bool) (*conn, error) {
+	if err := p.bud.take(ctx, p, wait); err != nil {
+		if err == errNoRoom {
+			return nil, err
+		}
+		return nil, fmt.Errorf("sqlitepool: waiting for room under SetMaxConnections(%d) to open the %s of %q: %w", p.bud.max, role, p.t.name, err)
+	}
+	c, err := openConn(ctx, &p.t, role, &p.cfg, &p.forced)
+	if err != nil {
+		p.bud.put(p)
+		return nil, err
+	}
+	if p.bud.max > 0 {
+		c.owner = p
+	}
 	return c, nil
 }
 
@@ -458,6 +510,8 @@ func (p *pool) release(c *conn) {
 	p.mu.Unlock()
 	if w != nil {
 		w.ch <- grant{c: c}
+	} else {
+		p.pokeIfWaited()
 	}
 	if c.role == RoleWriter {
 		p.walAfterRelease()

@@ -28,6 +28,9 @@ func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 	// The janitor may hold a connection (a checkpoint, an optimize): it
 	// gives it back before it stops.
 	p.stopJanitor()
+	// A park under way holds the gate and counts what it closes as in
+	// use: it ends on its own, and so does the goroutine that runs it.
+	p.parkers.Wait()
 
 	p.mu.Lock()
 	drained := make(chan struct{})

@@ -26,6 +26,12 @@ type Stats struct {
 	// which waits forever (see [Handle.Write]); or goroutines sharing one
 	// context. Each is logged with both call sites when a logger is set.
 	SameContextWaits uint64
+	// Parked reports that the pool is parked: its connections and its
+	// background goroutine are closed until the next lease (see
+	// [WithParkAfter] and [SetMaxConnections]).
+	Parked bool
+	// Parks counts the times the pool parked.
+	Parks uint64
 	// LeakedLeases counts the leases of [Handle.Reader] and [Handle.Writer]
 	// that the garbage collector found unreachable without Release; the pool
 	// closed their connections (see [Lease]). Any is a bug in the program:
@@ -162,5 +168,7 @@ func (p *pool) stats() Stats {
 	st.Optimizes = p.optimizeRuns
 	st.SameContextWaits = p.selfWaits.Load()
 	st.LeakedLeases = p.leaked
+	st.Parked = p.parking.parked
+	st.Parks = p.parking.parks
 	return st
 }

@@ -1,0 +1,329 @@
+package sqlitepool
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// MinConnections is the smallest cap [SetMaxConnections] accepts: a Write
+// nested in a Read holds a reader and the writer of one pool at once.
+const MinConnections = 2
+
+// The process-wide cap is the one package-level setting: it bounds what
+// every pool of the process opens together, which no pool's option can.
+// It is fixed before the first Open, and each pool keeps the budget it was
+// created with, so it never changes under a pool.
+var (
+	budgetMu sync.Mutex // protects curBudget and opened
+	// curBudget is the budget of the pools created from now on.
+	curBudget = newBudget(0)
+	// opened is set by the first pool created: the cap is fixed from then on.
+	opened bool
+)
+
+// SetMaxConnections caps the connections open at once across every pool
+// of the process, readers, writers and the pools' own checkpoint
+// connections included; each holds three file descriptors (the database,
+// its -wal and its -shm), so the cap bounds those too, whatever the number
+// of databases. n is 0 (no cap, the default) or at least
+// [MinConnections]. Call it once, before the first [Open] (in main, or
+// in an init function): it fails with an error matching
+// [ErrInvalidOption] once a pool has been created.
+//
+// When the cap is reached, a connection to open makes room first: the
+// idle pools (no lease out) not used for the longest time are parked (see
+// [WithParkAfter]), about least recently used first (each pool used since
+// the search last passed it is passed over once); failing that, an idle
+// connection of a busy pool is closed. With nothing idle, the lease waits
+// for a connection to close, in FIFO order with the other leases waiting
+// for room, for as long as its context (or [WithAcquireTimeout]) allows.
+//
+// Leases held at once add up: a goroutine that holds a lease while it
+// asks for another (a Write nested in a Read, leases of two databases)
+// waits for room like any other, and so many of them that every
+// connection is held by one can wait for each other until their
+// contexts end. An [Handle.Exclusive] needs the writer and every reader
+// of its pool at once: it fails at once, with an error matching
+// [ErrInvalidOption], on a pool whose [WithReaders] plus one exceeds n.
+func SetMaxConnections(n int) error {
+	if n != 0 && n < MinConnections {
+		return fmt.Errorf("%w: SetMaxConnections(%d): want 0 (no cap) or at least %d", ErrInvalidOption, n, MinConnections)
+	}
+	budgetMu.Lock()
+	defer budgetMu.Unlock()
+	if opened {
+		return fmt.Errorf("%w: SetMaxConnections(%d) after the first Open: the cap is fixed once a pool exists; call it first, in main or an init function", ErrInvalidOption, n)
+	}
+	curBudget = newBudget(n)
+	return nil
+}
+
+// processBudget returns the budget of a pool being created, and fixes the
+// cap.
+func processBudget() *budget {
+	budgetMu.Lock()
+	defer budgetMu.Unlock()
+	opened = true
+	return curBudget
+}
+
+// budget counts the connections open under a process-wide cap, and hands
+// room to those waiting for it in FIFO order. With no cap (max 0) it
+// counts nothing: take and put return at once.
+//
+// Lock order: a pool's mu may be held while taking b.mu, never the other
+// way round; b.mu is never held while a connection opens or closes.
+type budget struct {
+	max int // fixed
+
+	// waiting counts the takes waiting for room: a connection that goes
+	// idle meanwhile may be closed to make some (poke).
+	waiting atomic.Int32
+
+	mu   sync.Mutex // protects the fields below, and every pool's ring and tokens
+	open int        // connections open, or being opened, under the cap
+	q    list.List  // of *roomWaiter, FIFO
+	// The pools holding room form a ring that reclaim sweeps like a
+	// clock: hand is the next to look at, and a new holder goes just
+	// behind it, so it is looked at last.
+	hand  *pool
+	pools int           // in the ring
+	idle  chan struct{} // closed (and replaced) by poke
+}
+
+// roomWaiter is one take waiting for room.
+type roomWaiter struct {
+	p  *pool
+	ch chan struct{} // buffered: put never blocks
+	e  *list.Element // nil once granted
+}
+
+func newBudget(n int) *budget {
+	return &budget{max: n, idle: make(chan struct{})}
+}
+
+// errNoRoom is take's error without wait, when the cap is reached.
+var errNoRoom = errors.New("sqlitepool: no room under SetMaxConnections")
+
+// take counts a connection p is about to open. At the cap, without wait it
+// fails with errNoRoom; with wait it waits in FIFO order, making room
+// meanwhile (reclaim), until ctx or p's acquire timeout ends the wait.
+func (b *budget) take(ctx context.Context, p *pool, wait bool) error {
+	if b.max == 0 {
+		return nil
+	}
+	b.mu.Lock()
+	if b.q.Len() == 0 && b.open < b.max {
+		b.open++
+		b.holdLocked(p)
+		b.mu.Unlock()
+		return nil
+	}
+	if !wait {
+		b.mu.Unlock()
+		return errNoRoom
+	}
+	w := &roomWaiter{p: p, ch: make(chan struct{}, 1)}
+	w.e = b.q.PushBack(w)
+	b.waiting.Add(1)
+	b.mu.Unlock()
+
+	timeout, stop := p.acquireTimer(ctx)
+	defer stop()
+	for {
+		// Taken before reclaim looks: a connection going idle while it
+		// looks wakes the wait below.
+		b.mu.Lock()
+		idle := b.idle
+		b.mu.Unlock()
+		freed := b.reclaim(p)
+		select {
+		case <-w.ch:
+			return nil
+		default:
+		}
+		if freed {
+			continue // the room went to an earlier waiter: look again
+		}
+		select {
+		case <-w.ch:
+			return nil
+		case <-idle:
+		case <-ctx.Done():
+			return b.giveUp(w, ctx.Err())
+		case <-timeout:
+			return b.giveUp(w, p.acquireTimeoutError())
+		}
+	}
+}
+
+// giveUp ends a take whose wait ended; room granted meanwhile is passed on.
+func (b *budget) giveUp(w *roomWaiter, err error) error {
+	b.mu.Lock()
+	if w.e != nil {
+		b.q.Remove(w.e)
+		w.e = nil
+		b.waiting.Add(-1)
+		b.mu.Unlock()
+		return err
+	}
+	b.mu.Unlock()
+	<-w.ch
+	b.put(w.p)
+	return err
+}
+
+// put gives back the room of a connection of p that closed (or never
+// opened): to the longest waiter, if any.
+func (b *budget) put(p *pool) {
+	if b.max == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dropLocked(p)
+	e := b.q.Front()
+	if e == nil {
+		b.open--
+		return
+	}
+	w := b.q.Remove(e).(*roomWaiter)
+	w.e = nil
+	b.waiting.Add(-1)
+	b.holdLocked(w.p)
+	w.ch <- struct{}{}
+}
+
+// poke wakes the takes waiting for room: a connection went idle, which
+// reclaim may close.
+func (b *budget) poke() {
+	b.mu.Lock()
+	close(b.idle)
+	b.idle = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// holdLocked counts one more connection of p, putting p in the ring with
+// its first.
+func (b *budget) holdLocked(p *pool) {
+	p.tokens++
+	if p.tokens > 1 {
+		return
+	}
+	b.pools++
+	if b.hand == nil {
+		p.ringPrev, p.ringNext = p, p
+		b.hand = p
+		return
+	}
+	p.ringNext, p.ringPrev = b.hand, b.hand.ringPrev
+	b.hand.ringPrev.ringNext = p
+	b.hand.ringPrev = p
+}
+
+// dropLocked counts one connection of p less, taking p out of the ring
+// with its last.
+func (b *budget) dropLocked(p *pool) {
+	p.tokens--
+	if p.tokens > 0 {
+		return
+	}
+	b.pools--
+	switch {
+	case b.pools == 0:
+		b.hand = nil
+	case b.hand == p:
+		b.hand = p.ringNext
+	}
+	p.ringPrev.ringNext = p.ringNext
+	p.ringNext.ringPrev = p.ringPrev
+	p.ringPrev, p.ringNext = nil, nil
+}
+
+// reclaim makes room for a connection of req: it parks the first idle
+// pool the hand finds not used since it last passed (clearing the marks
+// of those it passes), or failing that closes one idle connection of a
+// busy pool, readers before writers. It reports whether it closed
+// anything; it looks at each pool of the ring at most twice, so its cost
+// is bounded by the cap, not by the number of pools.
+func (b *budget) reclaim(req *pool) bool {
+	b.mu.Lock()
+	for tries := 2 * b.pools; tries > 0 && b.hand != nil; tries-- {
+		v := b.hand
+		b.hand = v.ringNext
+		if v == req || v.used.Swap(false) {
+			continue
+		}
+		b.mu.Unlock()
+		parked := v.park()
+		b.mu.Lock()
+		if parked {
+			b.mu.Unlock()
+			return true
+		}
+	}
+	ring := make([]*pool, 0, b.pools)
+	for v, i := b.hand, 0; v != nil && i < b.pools; v, i = v.ringNext, i+1 {
+		ring = append(ring, v)
+	}
+	b.mu.Unlock()
+	for _, role := range []Role{RoleReader, RoleWriter} {
+		for _, v := range ring {
+			if v.shedIdle(role) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// noteUse marks p used, for reclaim's clock; only under a cap, and a
+// store only when the mark is not set already.
+func (p *pool) noteUse() {
+	if p.bud.max > 0 && !p.used.Load() {
+		p.used.Store(true)
+	}
+}
+
+// pokeIfWaited tells takes waiting for room that a connection of p went
+// idle: an atomic load when none waits.
+func (p *pool) pokeIfWaited() {
+	if p.bud.waiting.Load() > 0 {
+		p.bud.poke()
+	}
+}
+
+// shedIdle closes the idle connection of role unused for the longest, if
+// any, to make room under the cap; the next demand opens a new one.
+func (p *pool) shedIdle(role Role) bool {
+	s := p.slotsFor(role)
+	p.mu.Lock()
+	if p.closed || p.gate.cur != nil || len(s.idle) == 0 {
+		p.mu.Unlock()
+		return false
+	}
+	c := s.idle[0]
+	copy(s.idle, s.idle[1:])
+	s.idle[len(s.idle)-1] = nil
+	s.idle = s.idle[:len(s.idle)-1]
+	s.inUse++ // counted until closed
+	p.mu.Unlock()
+	p.discard(s, c, false, reasonIdle, nil)
+	return true
+}
+
+// exclusiveFits fails an Exclusive that needs more connections at once
+// than the process-wide cap allows: it would wait for room it can never
+// get.
+func (p *pool) exclusiveFits() error {
+	need := p.readers.max + 1
+	if p.bud.max == 0 || need <= p.bud.max {
+		return nil
+	}
+	return fmt.Errorf("%w: Exclusive on %q needs %d connections at once (the writer and WithReaders(%d)), more than SetMaxConnections(%d) allows; lower WithReaders or raise the cap",
+		ErrInvalidOption, p.t.name, need, p.readers.max, p.bud.max)
+}
