@@ -1,10 +1,12 @@
 package sqlitepool
 
 import (
+	"cmp"
 	"container/list"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -35,10 +37,10 @@ var (
 // [ErrInvalidOption] once a pool has been created.
 //
 // When the cap is reached, a connection to open makes room first: the
-// idle pools (no lease out) not used for the longest time are parked (see
-// [WithParkAfter]), about least recently used first (each pool used since
-// the search last passed it is passed over once); failing that, an idle
-// connection of a busy pool is closed. With nothing idle, the lease waits
+// idle pool (no lease out) least recently used is parked (see
+// [WithParkAfter]; pools used since the last connection opened or closed
+// count as used together); failing that, the idle connection of a busy
+// pool least recently used is closed. With nothing idle, the lease waits
 // for a connection to close, in FIFO order with the other leases waiting
 // for room, for as long as its context (or [WithAcquireTimeout]) allows.
 //
@@ -84,13 +86,17 @@ type budget struct {
 	// idle meanwhile may be closed to make some (poke).
 	waiting atomic.Int32
 
+	// epoch orders the pools by last use: it moves on at each connection
+	// opened or closed under the cap and at each reclaim, and an acquire
+	// stamps its pool with it (noteUse). Pools used between two moves tie.
+	epoch atomic.Uint64
+
 	mu   sync.Mutex // protects the fields below, and every pool's ring and tokens
 	open int        // connections open, or being opened, under the cap
 	q    list.List  // of *roomWaiter, FIFO
-	// The pools holding room form a ring that reclaim sweeps like a
-	// clock: hand is the next to look at, and a new holder goes just
-	// behind it, so it is looked at last.
-	hand  *pool
+	// The pools holding room form a ring, head first, in the order they
+	// took their first connection.
+	head  *pool
 	pools int           // in the ring
 	idle  chan struct{} // closed (and replaced) by poke
 }
@@ -123,6 +129,7 @@ func (b *budget) take(ctx context.Context, p *pool, wait bool) error {
 		b.mu.Unlock()
 		return nil
 	}
+	p.noteUse() // a wait is a use, however long it lasts
 	if !wait {
 		b.mu.Unlock()
 		return errNoRoom
@@ -208,26 +215,28 @@ func (b *budget) poke() {
 }
 
 // holdLocked counts one more connection of p, putting p in the ring with
-// its first.
+// its first; p is being used.
 func (b *budget) holdLocked(p *pool) {
+	p.lastUse.Store(b.epoch.Add(1))
 	p.tokens++
 	if p.tokens > 1 {
 		return
 	}
 	b.pools++
-	if b.hand == nil {
+	if b.head == nil {
 		p.ringPrev, p.ringNext = p, p
-		b.hand = p
+		b.head = p
 		return
 	}
-	p.ringNext, p.ringPrev = b.hand, b.hand.ringPrev
-	b.hand.ringPrev.ringNext = p
-	b.hand.ringPrev = p
+	p.ringNext, p.ringPrev = b.head, b.head.ringPrev
+	b.head.ringPrev.ringNext = p
+	b.head.ringPrev = p
 }
 
 // dropLocked counts one connection of p less, taking p out of the ring
 // with its last.
 func (b *budget) dropLocked(p *pool) {
+	b.epoch.Add(1)
 	p.tokens--
 	if p.tokens > 0 {
 		return
@@ -235,45 +244,42 @@ func (b *budget) dropLocked(p *pool) {
 	b.pools--
 	switch {
 	case b.pools == 0:
-		b.hand = nil
-	case b.hand == p:
-		b.hand = p.ringNext
+		b.head = nil
+	case b.head == p:
+		b.head = p.ringNext
 	}
 	p.ringPrev.ringNext = p.ringNext
 	p.ringNext.ringPrev = p.ringPrev
 	p.ringPrev, p.ringNext = nil, nil
 }
 
-// reclaim makes room for a connection of req: it parks the first idle
-// pool the hand finds not used since it last passed (clearing the marks
-// of those it passes), or failing that closes one idle connection of a
-// busy pool, readers before writers. It reports whether it closed
-// anything; it looks at each pool of the ring at most twice, so its cost
-// is bounded by the cap, not by the number of pools.
+// reclaim makes room for a connection of req: it parks the idle pool
+// least recently used, or failing that closes the idle connection of a
+// busy pool least recently used, readers before writers. It reports
+// whether it closed anything. It looks only at the pools holding
+// connections, so its cost is bounded by the cap, not by the number of
+// pools.
 func (b *budget) reclaim(req *pool) bool {
+	type use struct {
+		p    *pool
+		last uint64
+	}
 	b.mu.Lock()
-	for tries := 2 * b.pools; tries > 0 && b.hand != nil; tries-- {
-		v := b.hand
-		b.hand = v.ringNext
-		if v == req || v.used.Swap(false) {
-			continue
-		}
-		b.mu.Unlock()
-		parked := v.park()
-		b.mu.Lock()
-		if parked {
-			b.mu.Unlock()
+	b.epoch.Add(1)
+	ring := make([]use, 0, b.pools)
+	for v, i := b.head, 0; i < b.pools; v, i = v.ringNext, i+1 {
+		ring = append(ring, use{v, v.lastUse.Load()})
+	}
+	b.mu.Unlock()
+	slices.SortStableFunc(ring, func(x, y use) int { return cmp.Compare(x.last, y.last) })
+	for _, u := range ring {
+		if u.p != req && u.p.park() {
 			return true
 		}
 	}
-	ring := make([]*pool, 0, b.pools)
-	for v, i := b.hand, 0; v != nil && i < b.pools; v, i = v.ringNext, i+1 {
-		ring = append(ring, v)
-	}
-	b.mu.Unlock()
 	for _, role := range []Role{RoleReader, RoleWriter} {
-		for _, v := range ring {
-			if v.shedIdle(role) {
+		for _, u := range ring {
+			if u.p.shedIdle(role) {
 				return true
 			}
 		}
@@ -281,11 +287,13 @@ func (b *budget) reclaim(req *pool) bool {
 	return false
 }
 
-// noteUse marks p used, for reclaim's clock; only under a cap, and a
-// store only when the mark is not set already.
+// noteUse stamps p with the budget's epoch, for reclaim; only under a cap,
+// and a store only when the epoch moved since.
 func (p *pool) noteUse() {
-	if p.bud.max > 0 && !p.used.Load() {
-		p.used.Store(true)
+	if p.bud.max > 0 {
+		if e := p.bud.epoch.Load(); p.lastUse.Load() != e {
+			p.lastUse.Store(e)
+		}
 	}
 }
 

@@ -94,12 +94,11 @@ type pool struct {
 	parking parking
 	parkers sync.WaitGroup
 
-	// bud is the process-wide cap the pool was created under (budget.go).
-	// used marks the pool used since reclaim's hand last passed it. The
-	// ring links and tokens (the connections counted) are guarded by
-	// bud.mu.
+	// bud is the process-wide cap the pool was created under (budget.go);
+	// lastUse is the budget's epoch at its last use. The ring links and
+	// tokens (the connections counted) are guarded by bud.mu.
 	bud                *budget
-	used               atomic.Bool
+	lastUse            atomic.Uint64
 	ringPrev, ringNext *pool
 	tokens             int
 
@@ -141,7 +140,6 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 		readers: slots{role: RoleReader, max: cfg.readers},
 		bud:     processBudget(),
 	}
-	p.used.Store(true)
 	p.clock.Store(cfg.clock().UnixNano())
 	if !t.memory {
 		if err := createFile(&p.t, cfg.fileMode); err != nil {
