@@ -93,12 +93,18 @@ type budget struct {
 
 	mu   sync.Mutex // protects the fields below, and every pool's ring and tokens
 	open int        // connections open, or being opened, under the cap
+	peak int        // the most open at once, for tests
 	q    list.List  // of *roomWaiter, FIFO
 	// The pools holding room form a ring, head first, in the order they
 	// took their first connection.
 	head  *pool
 	pools int           // in the ring
 	idle  chan struct{} // closed (and replaced) by poke
+
+	// exclusive lets one Exclusive section at a time wait for room: two
+	// of them, each holding some connections of its pool and waiting for
+	// the rest, could otherwise hold all the room between them.
+	exclusive chan struct{}
 }
 
 // roomWaiter is one take waiting for room.
@@ -109,7 +115,7 @@ type roomWaiter struct {
 }
 
 func newBudget(n int) *budget {
-	return &budget{max: n, idle: make(chan struct{})}
+	return &budget{max: n, idle: make(chan struct{}), exclusive: make(chan struct{}, 1)}
 }
 
 // errNoRoom is take's error without wait, when the cap is reached.
@@ -125,6 +131,7 @@ func (b *budget) take(ctx context.Context, p *pool, wait bool) error {
 	b.mu.Lock()
 	if b.q.Len() == 0 && b.open < b.max {
 		b.open++
+		b.peak = max(b.peak, b.open)
 		b.holdLocked(p)
 		b.mu.Unlock()
 		return nil
@@ -215,13 +222,28 @@ func (b *budget) poke() {
 }
 
 // holdLocked counts one more connection of p, putting p in the ring with
-// its first; p is being used.
+// its first once p is ready; p is being used.
 func (b *budget) holdLocked(p *pool) {
 	p.lastUse.Store(b.epoch.Add(1))
 	p.tokens++
-	if p.tokens > 1 {
-		return
+	if p.ready && !p.listed {
+		b.listLocked(p)
 	}
+}
+
+// ready lists p in the ring, once newPool is done with it: reclaim must
+// not park or close anything of a pool still being created.
+func (b *budget) ready(p *pool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	p.ready = true
+	if p.tokens > 0 && !p.listed {
+		b.listLocked(p)
+	}
+}
+
+func (b *budget) listLocked(p *pool) {
+	p.listed = true
 	b.pools++
 	if b.head == nil {
 		p.ringPrev, p.ringNext = p, p
@@ -238,9 +260,10 @@ func (b *budget) holdLocked(p *pool) {
 func (b *budget) dropLocked(p *pool) {
 	b.epoch.Add(1)
 	p.tokens--
-	if p.tokens > 0 {
+	if p.tokens > 0 || !p.listed {
 		return
 	}
+	p.listed = false
 	b.pools--
 	switch {
 	case b.pools == 0:
@@ -324,14 +347,27 @@ func (p *pool) shedIdle(role Role) bool {
 	return true
 }
 
-// exclusiveFits fails an Exclusive that needs more connections at once
-// than the process-wide cap allows: it would wait for room it can never
-// get.
-func (p *pool) exclusiveFits() error {
-	need := p.readers.max + 1
-	if p.bud.max == 0 || need <= p.bud.max {
-		return nil
+// exclusiveTurn waits, under a cap, until no other Exclusive section of
+// the process holds or waits for room, and returns the function that ends
+// the turn. It fails at once an Exclusive that needs more connections at
+// once than the cap allows: it would wait for room it can never get.
+func (p *pool) exclusiveTurn(ctx context.Context) (done func(), err error) {
+	b := p.bud
+	if b.max == 0 {
+		return func() {}, nil
 	}
-	return fmt.Errorf("%w: Exclusive on %q needs %d connections at once (the writer and WithReaders(%d)), more than SetMaxConnections(%d) allows; lower WithReaders or raise the cap",
-		ErrInvalidOption, p.t.name, need, p.readers.max, p.bud.max)
+	if need := p.readers.max + 1; need > b.max {
+		return nil, fmt.Errorf("%w: Exclusive on %q needs %d connections at once (the writer and WithReaders(%d)), more than SetMaxConnections(%d) allows; lower WithReaders or raise the cap",
+			ErrInvalidOption, p.t.name, need, p.readers.max, b.max)
+	}
+	timeout, stop := p.acquireTimer(ctx)
+	defer stop()
+	select {
+	case b.exclusive <- struct{}{}:
+		return func() { <-b.exclusive }, nil
+	case <-ctx.Done():
+		return nil, p.exclusiveError(ctx.Err())
+	case <-timeout:
+		return nil, p.exclusiveError(p.acquireTimeoutError())
+	}
 }

@@ -42,9 +42,12 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 	if err := p.checkExclusiveReentry(ctx); err != nil {
 		return err
 	}
-	if err := p.exclusiveFits(); err != nil {
+	// Under a process-wide cap, before it holds anything: see exclusiveTurn.
+	done, err := p.exclusiveTurn(ctx)
+	if err != nil {
 		return err
 	}
+	defer done()
 	x, err := p.acquireExclusive(ctx)
 	if err != nil {
 		return err

@@ -95,12 +95,14 @@ type pool struct {
 	parkers sync.WaitGroup
 
 	// bud is the process-wide cap the pool was created under (budget.go);
-	// lastUse is the budget's epoch at its last use. The ring links and
-	// tokens (the connections counted) are guarded by bud.mu.
+	// lastUse is the budget's epoch at its last use. The ring links, the
+	// tokens (the connections counted), ready (newPool is done) and listed
+	// (in the ring) are guarded by bud.mu.
 	bud                *budget
 	lastUse            atomic.Uint64
 	ringPrev, ringNext *pool
 	tokens             int
+	ready, listed      bool
 
 	// anchor keeps an in-memory database alive: the memdb VFS deletes it
 	// when its last connection closes, which replacing a broken writer
@@ -192,6 +194,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 	p.mu.Lock()
 	p.startJanitorLocked()
 	p.mu.Unlock()
+	p.bud.ready(p)
 	return p, nil
 }
 
