@@ -95,7 +95,10 @@ func TestMaxConnectionsClosesIdleConnectionsOfBusyPools(t *testing.T) {
 	defer r.Release()
 	require.Equal(t, 2, openUnder(b))
 	// A second reader: the idle writer closes to make room.
-	assert.Equal(t, int64(0), readInt(t, h, "SELECT count(*) FROM t"))
+	bounded, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var n int64
+	require.NoError(t, h.QueryRow(bounded, "SELECT count(*) FROM t").Scan(&n))
 	st := h.Stats()
 	assert.Zero(t, st.Writer.Open)
 	assert.Equal(t, uint64(1), st.Writer.Replaced.Idle)
@@ -159,7 +162,9 @@ func TestMaxConnectionsWaitsInOrder(t *testing.T) {
 func TestMaxConnectionsRefusesAnExclusiveThatCannotFit(t *testing.T) {
 	useBudget(t, 3)
 	h := openT(t, tempDB(t), createTable, WithReaders(3))
-	err := h.Exclusive(context.Background(), func(context.Context, *Conn, []*Conn) error { return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := h.Exclusive(ctx, func(context.Context, *Conn, []*Conn) error { return nil })
 	require.ErrorIs(t, err, ErrInvalidOption)
 	assert.Contains(t, err.Error(), "needs 4 connections")
 	small := openT(t, tempDB(t), createTable, WithReaders(2))

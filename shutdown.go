@@ -18,6 +18,7 @@ import (
 func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 	p.mu.Lock()
 	p.closed = true
+	p.parking.parked = false // a closed pool is closed, not parked
 	p.closeGateLocked()
 	for _, s := range []*slots{&p.writer, &p.readers} {
 		for w := s.waiters.pop(); w != nil; w = s.waiters.pop() {
