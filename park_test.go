@@ -103,7 +103,8 @@ func TestParkKeepsSubscriptionsAndWALHooks(t *testing.T) {
 	sub, err := h.Subscribe("t")
 	require.NoError(t, err)
 	defer sub.Close()
-	require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) VALUES (1)"))
+	// More frames than the commit after the park will leave.
+	require.NoError(t, h.Exec(ctx, "INSERT INTO t(v) SELECT randomblob(2000) FROM generate_series(1, 20)"))
 	next(t, sub)
 	frames := h.Stats().WAL.Frames
 	require.NotZero(t, frames)
@@ -225,6 +226,13 @@ func TestLeaseArrivingDuringAParkWaitsForIt(t *testing.T) {
 }
 
 func TestCloseRacesPark(t *testing.T) {
+	h, err := Open(tempDB(t), createTable)
+	require.NoError(t, err)
+	parkNow(t, h)
+	require.NoError(t, h.Close())
+	assert.False(t, h.Stats().Parked, "a closed pool is not parked")
+	assert.Equal(t, uint64(1), h.Stats().Parks)
+
 	for range 20 {
 		path := tempDB(t)
 		h, err := Open(path, createTable)
