@@ -127,6 +127,10 @@ func (p *pool) park() bool {
 	for _, c := range conns {
 		c.close()
 	}
+	// Nothing of the closed connections stays reachable from a parked
+	// pool: the writer's latest lease and file name the old writer.
+	p.writerLease.clear()
+	p.writerFile.Store(nil)
 	if w != nil && p.cfg.walPolicy != WALExternal && p.walSize() == 0 {
 		// The writer's close copied the WAL back and removed it: the next
 		// writer's first commit starts it from nothing.
@@ -148,6 +152,9 @@ func (p *pool) park() bool {
 	if moved {
 		p.gen++
 		info = nil
+	}
+	if len(p.conns) == 0 {
+		p.conns = nil // a map keeps its buckets: the next connection makes one
 	}
 	p.parking.file = info
 	p.parking.parks++

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,7 +41,7 @@ type config struct {
 	n, small, samples, reuse, batch int
 	maxConns                        int
 	park                            time.Duration
-	dir                             string
+	dir, memprofile                 string
 }
 
 func main() {
@@ -53,6 +54,7 @@ func main() {
 	flag.IntVar(&cfg.maxConns, "cap", 256, "sqlitepool.SetMaxConnections")
 	flag.DurationVar(&cfg.park, "park", 2*time.Second, "sqlitepool.WithParkAfter")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the databases (default: a new temporary one, removed at the end)")
+	flag.StringVar(&cfg.memprofile, "memprofile", "", "write a heap profile once every pool has parked")
 	flag.Parse()
 	if err := run(cfg); err != nil {
 		log.Fatal(err)
@@ -113,6 +115,20 @@ func run(cfg config) error {
 	fmt.Printf("all open, before parking: %s\n", ts.usage())
 	ts.settle()
 	fmt.Printf("all open, idle pools parked: %s\n", ts.usage())
+	var mem runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&mem)
+	fmt.Printf("  Go heap in use after a GC: %.1f MB, %.1f KB a pool\n", float64(mem.HeapAlloc)/(1<<20), float64(mem.HeapAlloc)/1024/float64(len(ts.hs)))
+	if cfg.memprofile != "" {
+		f, err := os.Create(cfg.memprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return err
+		}
+		f.Close()
+	}
 
 	big, bigRef, err := ts.sampleOpens(template)
 	if err != nil {
