@@ -92,6 +92,11 @@
 // is private to its owner ([WithFileMode]), and a commit to a file deleted
 // or replaced under the pool fails with [ErrMoved].
 //
+// A pool idle for a while parks ([WithParkAfter]): it closes its
+// connections and its goroutine until the next lease. With a database per
+// tenant, [SetMaxConnections] bounds the connections (and file
+// descriptors) of all pools together, parking the least recently used.
+//
 // # Errors
 //
 // Errors wrap a sentinel ([ErrClosed], [ErrInvalidArgument],
