@@ -34,6 +34,12 @@ import (
 // forever: a context that holds a lease (fn's, a [Lease]'s) gets an error
 // matching [ErrReentrant] at once, and so do Reader and Writer leases
 // asked for with fn's context.
+//
+// Under [SetMaxConnections], Exclusive sections of all the process's pools
+// take turns (in the order the turn is asked for, bounded by ctx) before
+// they wait for their pool, so that two of them never hold part of the
+// room each while waiting for the rest; a pool whose [WithReaders] plus
+// one exceeds the cap gets an error matching [ErrInvalidOption] at once.
 func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, writer *Conn, readers []*Conn) error) error {
 	if h.closed.Load() {
 		return h.errClosed()
