@@ -114,8 +114,9 @@ type exclusive struct {
 	openReaders int
 
 	// park marks the pool's own park (park.go), which holds the gate
-	// while it closes the connections.
-	park bool
+	// while it closes the connections; parked is closed when it is done.
+	park   bool
+	parked chan struct{}
 }
 
 // ExclusiveStats describes the [Handle.Exclusive] calls of a pool. The

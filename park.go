@@ -92,7 +92,9 @@ func (p *pool) park() bool {
 		p.mu.Unlock()
 		return false
 	}
-	p.gate.cur = &exclusive{park: true, sent: true}
+	x := &exclusive{park: true, sent: true, parked: make(chan struct{})}
+	p.gate.cur = x
+	defer close(x.parked)
 	// Readers first, the writer last: the last connection to the file
 	// checkpoints the WAL and removes it, and only the writer can.
 	var conns []*conn

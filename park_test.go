@@ -291,3 +291,38 @@ func TestFileMovedWhileParkedIsSeen(t *testing.T) {
 		checkAfterMove(t, h, path, "replaced")
 	})
 }
+
+// TestBoundedCloseWaitsForAPark: a park is no lease. A CloseContext whose
+// context ends while another goroutine parks the pool (to make room under
+// the cap) waits for the park instead of failing for leases "still out".
+func TestBoundedCloseWaitsForAPark(t *testing.T) {
+	h, err := Open(tempDB(t), createTable)
+	require.NoError(t, err)
+	p := h.p
+	// A park under way, as park holds it: the gate, and the idle writer
+	// counted as in use until it is closed.
+	x := &exclusive{park: true, sent: true, parked: make(chan struct{})}
+	p.mu.Lock()
+	p.gate.cur = x
+	c := p.writer.takeIdleLocked()
+	p.mu.Unlock()
+	go func() {
+		waitFor(t, func() bool {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return p.closed
+		}, "Close did not start")
+		c.close()
+		p.mu.Lock()
+		p.writer.open--
+		p.writer.inUse--
+		p.writer.count.closed++
+		p.openGateLocked()
+		p.checkDrainedLocked()
+		p.mu.Unlock()
+		close(x.parked)
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, h.CloseContext(ctx))
+}

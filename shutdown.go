@@ -30,8 +30,19 @@ func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 	// gives it back before it stops.
 	p.stopJanitor()
 	// A park under way holds the gate and counts what it closes as in
-	// use: it ends on its own, and so does the goroutine that runs it.
+	// use: it is no lease, and ends on its own, which close waits for
+	// whatever ctx says; so does the janitor's goroutine that runs it.
+	// No park starts once the pool is closed.
 	p.parkers.Wait()
+	p.mu.Lock()
+	var parking chan struct{}
+	if x := p.gate.cur; x != nil && x.park {
+		parking = x.parked
+	}
+	p.mu.Unlock()
+	if parking != nil {
+		<-parking
+	}
 
 	p.mu.Lock()
 	drained := make(chan struct{})
