@@ -72,7 +72,9 @@ type WALStats struct {
 // Replacements counts connections the pool closed before it closed
 // itself, by reason; a new connection opens in their place on demand.
 type Replacements struct {
-	// Idle counts readers closed after the idle timeout.
+	// Idle counts readers closed after the idle timeout, and idle
+	// connections closed to make room under [SetMaxConnections]
+	// (connections closed by a park count only in Closed).
 	Idle uint64
 	// Lifetime counts connections closed at the end of their lifetime.
 	Lifetime uint64
