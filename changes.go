@@ -73,6 +73,9 @@ func (h *Handle) Subscribe(tables ...string) (*Subscription, error) {
 	if h.closed.Load() {
 		return nil, h.errClosed()
 	}
+	if h.p.cfg.readOnly { // nothing commits through the pool
+		return nil, h.p.readOnlyError()
+	}
 	s := &Subscription{n: &h.p.notify, ch: make(chan Change, SubscriptionBuffer)}
 	if len(tables) > 0 {
 		s.tables = make(map[string]bool, len(tables))

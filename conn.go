@@ -38,6 +38,7 @@ type conn struct {
 	raw  *sqlite3.Conn
 	role Role
 	db   string // the database's name, for error messages
+	pool *pool  // set when the pool starts tracking it (leak.go)
 
 	cache      stmtCache // prepared statements; see Prep
 	savepoints int       // nesting depth of Savepoint, for unique names
@@ -72,6 +73,8 @@ type conn struct {
 
 	// snapshot says a reader holds the Read pin (snapshot.go) now.
 	snapshot bool
+	// poolReadOnly says c belongs to a pool opened WithReadOnly.
+	poolReadOnly bool
 	// lent is the rest of the batch of Conns that c's next leases get
 	// (lent.go, nextLent).
 	lent []Conn
@@ -142,6 +145,8 @@ func (c *conn) wrap(err error) error {
 	switch {
 	case c.movedErr != nil && errors.Is(err, sqlite3.CONSTRAINT_COMMITHOOK):
 		return fmt.Errorf("%w: %w", c.movedErr, err)
+	case c.poolReadOnly && errors.Is(err, sqlite3.READONLY):
+		return fmt.Errorf("%w: %q: the pool was opened WithReadOnly, and its connections cannot write: %w", ErrReadOnly, c.db, err)
 	case c.role == RoleReader && errors.Is(err, sqlite3.READONLY):
 		return fmt.Errorf("%w: %q: reader connections cannot write; use Handle.Write or Handle.Writer: %w", ErrReadOnly, c.db, err)
 	}

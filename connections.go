@@ -37,7 +37,7 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 		// write the file (or create it in its directory), as SQLite's unix
 		// VFS does: it fails, and so the writer cannot write.
 		if role == RoleWriter && errors.Is(err, fs.ErrPermission) {
-			return nil, fmt.Errorf("%w: the writer cannot open %q for writing; check the permissions of the file and its directory: %w", ErrReadOnly, t.name, err)
+			return nil, fmt.Errorf("%w: the writer cannot open %q for writing; check the permissions of the file and its directory, or open it WithReadOnly to read it only: %w", ErrReadOnly, t.name, err)
 		}
 		// The pool creates the file only when it creates the pool: a
 		// connection opened later finds none if it was deleted meanwhile.
@@ -46,7 +46,7 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 		}
 		return nil, fmt.Errorf("sqlitepool: open %s of %q: %w", role, t.name, err)
 	}
-	c := &conn{raw: raw, role: role, db: t.name, rawUsed: true} // setup hooks may use Raw
+	c := &conn{raw: raw, role: role, db: t.name, rawUsed: true, poolReadOnly: cfg.readOnly} // setup hooks may use Raw
 	if !t.memory {
 		c.noteFile()
 	}
@@ -66,7 +66,11 @@ func openConn(ctx context.Context, t *target, role Role, cfg *config, forced *at
 	// an INTERRUPT only while the context is still set.
 	err = c.wrap(c.configure(ctx, t, cfg))
 	c.installInterrupter(forced)
-	if err != nil {
+	switch {
+	case err == nil:
+	case strings.HasPrefix(err.Error(), "sqlitepool: "):
+		return nil, err // the pool's own, which names the database already
+	default:
 		return nil, fmt.Errorf("sqlitepool: set up %s of %q: %w", role, t.name, err)
 	}
 	ok = true
@@ -136,7 +140,7 @@ func (c *conn) configure(ctx context.Context, t *target, cfg *config) error {
 			err = sqlite3.READONLY
 		}
 		if errors.Is(err, sqlite3.READONLY) {
-			return fmt.Errorf("%w: the writer cannot write to %q; check the permissions of the file and its directory, or whether a newer SQLite wrote it: %w", ErrReadOnly, t.name, err)
+			return fmt.Errorf("%w: the writer cannot write to %q; check the permissions of the file and its directory (or open it WithReadOnly to read it only), or whether a newer SQLite wrote it: %w", ErrReadOnly, t.name, err)
 		}
 		if err != nil {
 			return err
@@ -145,6 +149,11 @@ func (c *conn) configure(ctx context.Context, t *target, cfg *config) error {
 	pragmas := "PRAGMA synchronous=" + cfg.synchronous + "; PRAGMA foreign_keys=" + onOff(cfg.foreignKeys) + ";"
 	if cfg.cacheSize != 0 {
 		pragmas += " PRAGMA cache_size=-" + strconv.Itoa(cfg.cacheSize) + ";" // negative: KiB
+	}
+	if cfg.readOnly && !t.memory {
+		if err := c.checkReadable(t); err != nil {
+			return err
+		}
 	}
 	if c.role == RoleReader {
 		// Opening read-only already forbids writes; query_only also refuses
@@ -213,7 +222,7 @@ func runSetup(ctx context.Context, c *conn, fn SetupFunc) (err error) {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	l := &Conn{conn: c}
+	l := &Conn{conn: c, hold: &noTracker}
 	defer l.endLease()
 	return fn(ctx, l, c.role)
 }

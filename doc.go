@@ -57,7 +57,9 @@
 // a statement fn stepped by hand.
 //
 // [Handle.Exclusive] waits for every lease and holds the writer and all
-// readers (VACUUM, a TRUNCATE checkpoint, backups, schema changes).
+// readers (VACUUM, a TRUNCATE checkpoint, schema changes).
+// [Handle.Backup] copies the database to a file, consistent as of one
+// commit, on a reader while writes go on.
 //
 // # Nested calls
 //
@@ -90,7 +92,9 @@
 // new connection. Defensive mode and trusted_schema=OFF are on by default
 // ([WithDefensive], [WithTrustedSchema]), a database file the pool creates
 // is private to its owner ([WithFileMode]), and a commit to a file deleted
-// or replaced under the pool fails with [ErrMoved].
+// or replaced under the pool fails with [ErrMoved]. A pool opened
+// [WithReadOnly] has readers only, for a database another process writes
+// or that must not change.
 //
 // A pool idle for a while parks ([WithParkAfter]): it closes its
 // connections and its goroutine until the next lease. With a database per

@@ -27,8 +27,9 @@ var (
 	ErrNotDatabase = errors.New("sqlitepool: file is not an SQLite database")
 
 	// ErrReadOnly is returned for a write attempted through a reader
-	// connection, and by Open when the writer cannot open the database for
-	// writing.
+	// connection, by Open when the writer cannot open the database for
+	// writing, and for every call that needs the writer on a pool opened
+	// [WithReadOnly], which has none.
 	ErrReadOnly = errors.New("sqlitepool: read-only")
 
 	// ErrOptionsConflict is returned by an Open of a database whose pool

@@ -11,8 +11,9 @@ import (
 // Exclusive runs fn with every connection of the pool: the writer and all
 // the readers the pool may have ([WithReaders]; those not open yet are
 // opened), while no one else holds a lease. Use it for what needs the
-// database to itself: VACUUM, PRAGMA wal_checkpoint(TRUNCATE), an online
-// backup, a schema change that readers must not see halfway.
+// database to itself: VACUUM, PRAGMA wal_checkpoint(TRUNCATE), a restore,
+// a schema change that readers must not see halfway. A backup needs no
+// Exclusive: see [Handle.Backup].
 //
 // Exclusive waits, in FIFO order, for every lease to come back. From the
 // moment it starts waiting, later Reader, Writer, Read, Write and Exclusive
@@ -45,6 +46,9 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 		return h.errClosed()
 	}
 	p := h.p
+	if p.cfg.readOnly {
+		return p.readOnlyError()
+	}
 	if err := p.checkExclusiveReentry(ctx); err != nil {
 		return err
 	}
@@ -70,20 +74,19 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 		}
 	}()
 	// fn gets its own slice: what it does to it cannot change what ends.
-	return w.errFromFn(fn(&w.ctx, w, slices.Clone(readers)))
+	return w.errFromFn(fn(w.Context(), w, slices.Clone(readers)))
 }
 
 // lend makes the Conns of x's section, all marked as its own: a nested call
 // made with the context of any of them is served on them.
 func (x *exclusive) lend(p *pool, ctx context.Context) (writer *Conn, readers []*Conn) {
 	writer = &Conn{}
-	writer.lend(p, x.writer, ctx, nil)
-	writer.x = writer
+	section := &tracker{x: writer}
+	writer.lend(x.writer, ctx, section)
 	readers = make([]*Conn, len(x.readers))
 	for i, c := range x.readers {
 		readers[i] = &Conn{}
-		readers[i].lend(p, c, ctx, nil)
-		readers[i].x = writer
+		readers[i].lend(c, ctx, section)
 	}
 	return writer, readers
 }

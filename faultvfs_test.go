@@ -24,6 +24,8 @@ type faultPlan struct {
 	write  atomic.Pointer[error] // error for every write, or nil
 	reads  atomic.Int64          // reads failed
 	writes atomic.Int64          // writes failed
+	// onWrite, if set, is called before each write: a test's probe.
+	onWrite atomic.Pointer[func()]
 }
 
 var (
@@ -38,16 +40,23 @@ var registerFaultVFS = sync.OnceFunc(func() { vfs.Register(faultVFSName, faultVF
 func withFaults(t testing.TB, path string) (Option, *faultPlan) {
 	t.Helper()
 	registerFaultVFS()
-	plan := &faultPlan{prefix: path}
+	return func(c *config) error { c.vfs = faultVFSName; return nil }, addFaultPlan(t, path)
+}
+
+// addFaultPlan drives the fault VFS for the files whose names start with
+// prefix, until the test ends; a connection opened through the VFS (see
+// withFaults) opens every file through it, attached ones included.
+func addFaultPlan(t testing.TB, prefix string) *faultPlan {
+	plan := &faultPlan{prefix: prefix}
 	faultsMu.Lock()
-	plans[path] = plan
+	plans[prefix] = plan
 	faultsMu.Unlock()
 	t.Cleanup(func() {
 		faultsMu.Lock()
-		delete(plans, path)
+		delete(plans, prefix)
 		faultsMu.Unlock()
 	})
-	return func(c *config) error { c.vfs = faultVFSName; return nil }, plan
+	return plan
 }
 
 func (p *faultPlan) failReads(err error)  { p.read.Store(&err) }
@@ -97,6 +106,9 @@ func (f *faultFile) ReadAt(b []byte, off int64) (int, error) {
 }
 
 func (f *faultFile) WriteAt(b []byte, off int64) (int, error) {
+	if fn := f.plan.onWrite.Load(); fn != nil {
+		(*fn)()
+	}
 	if err := f.plan.write.Load(); err != nil {
 		f.plan.writes.Add(1)
 		return 0, *err

@@ -89,17 +89,24 @@ func (h *Handle) lease(ctx context.Context, s *slots) (*Lease, error) {
 	if h.closed.Load() {
 		return nil, h.errClosed()
 	}
-	held := leaseOf(ctx, h.p)
-	if err := h.p.checkReentry(held, s); err != nil {
-		return nil, err
+	if held := leaseOf(ctx, h.p); held != nil {
+		if err := h.p.checkReentry(held, s); err != nil {
+			return nil, err
+		}
 	}
 	c, err := h.acquire(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	l := &Lease{t: c.tracker}
+	t := c.tracker
+	if t == nil { // not tracked: nothing to find if the Lease is dropped
+		t = &noTracker
+	}
+	l := &Lease{c: Conn{ctx: ctx, conn: c, hold: t}}
 	c.tracker = nil // the Lease holds it now: see leak.go
-	l.c.lend(h.p, c, ctx, held)
+	if c.role == RoleWriter {
+		h.p.writerLease.set(ctx)
+	}
 	return l, nil
 }
 
@@ -127,13 +134,13 @@ func (h *Handle) acquire(ctx context.Context, s *slots) (*conn, error) {
 
 // lend leases a connection of s's role for fn: the lease's Conn, or the
 // error of a closed handle or of the wait.
-func (h *Handle) lend(ctx context.Context, s *slots, parent *Conn) (*Conn, error) {
+func (h *Handle) lend(ctx context.Context, s *slots) (*Conn, error) {
 	c, err := h.acquireOpen(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	l := c.nextLent()
-	l.lend(h.p, c, ctx, parent)
+	l.lend(c, ctx, &noTracker)
 	return l, nil
 }
 
@@ -156,12 +163,12 @@ func (h *Handle) Read(ctx context.Context, fn func(ctx context.Context, c *Conn)
 	if held := leaseOf(ctx, h.p); held != nil {
 		return held.nestedRead(ctx, fn)
 	}
-	l, err := h.lend(ctx, &h.p.readers, nil)
+	l, err := h.lend(ctx, &h.p.readers)
 	if err != nil {
 		return err
 	}
 	defer h.p.giveBack(l)
-	call := func() error { return fn(&l.ctx, l) }
+	call := func() error { return fn(l.Context(), l) }
 	if h.p.t.memory {
 		// No WAL: a read transaction holds a shared lock, which keeps the
 		// writer's commits out. A deferred BEGIN takes it at fn's first
@@ -211,18 +218,18 @@ func (h *Handle) Write(ctx context.Context, fn func(ctx context.Context, c *Conn
 	held := leaseOf(ctx, h.p)
 	if w := held.servingWriter(); w != nil {
 		if w != held {
-			v := held.writerView(w, ctx)
+			v := w.writerView(ctx)
 			defer v.endLease()
-			w, ctx = v, &v.ctx
+			w, ctx = v, v.Context()
 		}
 		return w.nestedWrite(ctx, fn)
 	}
-	l, err := h.lend(ctx, &h.p.writer, held)
+	l, err := h.lend(ctx, &h.p.writer)
 	if err != nil {
 		return err
 	}
 	defer h.p.giveBack(l)
-	return l.errFromFn(l.inTx(func() error { return fn(&l.ctx, l) }))
+	return l.errFromFn(l.inTx(func() error { return fn(l.Context(), l) }))
 }
 
 // Stats returns a snapshot of the pool's figures. It works on a closed

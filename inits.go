@@ -95,7 +95,7 @@ func (r *initRuns) run(ctx context.Context, h *Handle, name string, init InitFun
 		close(run.done)
 	}()
 	err = fmt.Errorf("sqlitepool: running the init of %q panicked", name)
-	c, err := h.acquireOpen(ctx, &h.p.writer)
+	c, err := h.acquireOpen(ctx, h.p.initSlots())
 	if err != nil {
 		return err
 	}

@@ -12,13 +12,13 @@ import (
 // one tracker, with a cleanup registered once when the connection opens.
 // Whoever may still release the connection holds the tracker:
 //
-//   - the connection itself (Conn.tracker) while it is idle, and while Read,
+//   - the connection itself (conn.tracker) while it is idle, and while Read,
 //     Write, Exclusive or the pool's own work hold it: those always release,
 //     so the tracker is never unreachable then;
-//   - the Lease (Lease.t) from Reader or Writer until its Release, which
-//     moves the tracker back into the connection. The Lease and the Conn it
-//     lends are one allocation: a program that keeps the Conn keeps the
-//     Lease, and its tracker, reachable.
+//   - the Lease from Reader or Writer until its Release (in its Conn's
+//     hold), which moves the tracker back into the connection. The Lease
+//     and the Conn it lends are one allocation: a program that keeps the
+//     Conn keeps the Lease, and its tracker, reachable.
 //
 // The cleanup's argument (leakRec) reaches the connection but not the
 // tracker while a Lease holds it, so a Lease that becomes unreachable
@@ -36,7 +36,13 @@ import (
 // tracker is the object whose collection reveals a dropped lease. Its
 // pointer field keeps it out of the tiny allocator, whose batched objects
 // may never be collected on their own.
-type tracker struct{ rec *leakRec }
+type tracker struct {
+	rec *leakRec
+	// x is the writer's Conn of an Exclusive section, whose Conns all
+	// hold the section's tracker: nested writes go there. nil in a
+	// connection's tracker.
+	x *Conn
+}
 
 // leakRec is a tracked connection: the cleanup's argument.
 type leakRec struct {
@@ -48,7 +54,7 @@ type leakRec struct {
 // track gives a new connection of p its tracker and lists it in p.conns.
 func (p *pool) track(c *conn) {
 	r := &leakRec{p: p, c: c}
-	c.leak = r
+	c.pool, c.leak = p, r
 	c.tracker = &tracker{rec: r}
 	r.cleanup = runtime.AddCleanup(c.tracker, leaseDropped, r)
 	p.mu.Lock()

@@ -14,14 +14,12 @@ import "sync/atomic"
 // reused, because the program may still hold its *Conn; keeping that *Conn
 // while dropping the Lease is dropping the lease all the same.
 type Lease struct {
-	c        Conn     // one allocation for both
-	t        *tracker // c's, while the lease is held: see leak.go
-	released atomic.Bool
+	c Conn // one allocation for both; c.hold has the tracker (leak.go)
 }
 
 // Conn returns the leased connection, or nil once the lease is released.
 func (l *Lease) Conn() *Conn {
-	if l.released.Load() {
+	if l.c.ended() {
 		return nil
 	}
 	return &l.c
@@ -32,9 +30,17 @@ func (l *Lease) Conn() *Conn {
 // than once releases once, even from several goroutines; but no goroutine may
 // still be using the connection when Release runs.
 func (l *Lease) Release() {
-	if l == nil || !l.released.CompareAndSwap(false, true) {
+	if l == nil {
 		return
 	}
-	l.c.tracker, l.t = l.t, nil // a released Lease kept around must not keep the tracker
-	l.c.p.giveBack(&l.c)
+	// Ending the lease takes the tracker back: a released Lease kept
+	// around must not keep it.
+	t := (*tracker)(atomic.SwapPointer(l.c.holdPtr(), nil))
+	if t == nil {
+		return
+	}
+	if t != &noTracker {
+		l.c.tracker = t
+	}
+	l.c.pool.release(l.c.conn)
 }

@@ -173,15 +173,13 @@ func TestCancelDuringHandOff(t *testing.T) {
 				// without the lock, so it may take the lease (its ctx was
 				// not done yet) or pass it on; either way nothing is lost.
 				l := held[0]
-				l.released.Store(true)
+				l.c.endLease() // released
 				p := h.p
 				p.mu.Lock()
 				if i%4 == 2 {
 					cancel()
-					l.c.endLease()
 					p.putLocked(p.slotsFor(l.c.role), l.c.conn)
 				} else {
-					l.c.endLease()
 					p.putLocked(p.slotsFor(l.c.role), l.c.conn)
 					cancel()
 				}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
+	"unsafe"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -18,19 +20,30 @@ import (
 // with an error matching [ErrLeaseEnded] and runs nothing, even if the pool
 // has lent the same connection to someone else since.
 type Conn struct {
+	// ctx is the context the lease was taken with; nil outside a lease
+	// (init, setup). The lease of the same pool it holds, if any, is the
+	// one a nested call walks up to when this lease cannot serve (parent).
+	ctx context.Context
 	*conn
-
-	p *pool // nil outside a lease (init, setup)
-	// parent is the lease of the same pool that the acquiring context held,
-	// if any: a nested call walks up to it when this lease cannot serve.
-	parent *Conn
-	// x is the writer's Conn of the Exclusive section this Conn belongs
-	// to, nil outside one: nested writes go there.
-	x *Conn
-
-	ctx   leaseCtx
-	ended atomic.Bool
+	// hold is nil once the lease has ended. Until then it is what the
+	// lease holds: the connection's tracker for a Lease (leak.go), the
+	// section's for an Exclusive's Conns, noTracker for the others. Four
+	// words in all: a Lease is one Conn, the smallest allocation it can be.
+	// Set plainly by lend, on a Conn no other goroutine has seen yet;
+	// atomically after that (holdPtr), since a kept Conn or its context may
+	// be read by another goroutine as the lease ends.
+	hold *tracker
 }
+
+// holdPtr is l.hold for the atomic operations.
+func (l *Conn) holdPtr() *unsafe.Pointer { return (*unsafe.Pointer)(unsafe.Pointer(&l.hold)) }
+
+// held returns l.hold, atomically.
+func (l *Conn) held() *tracker { return (*tracker)(atomic.LoadPointer(l.holdPtr())) }
+
+// noTracker is the hold of a lease that the pool itself ends (Read, Write,
+// init, setup): nothing to track.
+var noTracker tracker
 
 // leaseKey is the context key of a pool's leases. A struct of one pointer
 // converts to an interface without allocating.
@@ -39,33 +52,52 @@ type leaseKey struct{ p *pool }
 // leaseCtx is the context a lease gives to fn: the acquiring context,
 // marked as holding the lease. Go has no goroutine identity, so a pool
 // cannot see that a caller already holds a connection; it can see the
-// context, and serve a call made with it on that connection.
-type leaseCtx struct {
-	context.Context // the acquiring context
-	c               *Conn
-}
+// context, and serve a call made with it on that connection. It is the
+// lease's Conn under another type, so that giving it out allocates nothing.
+type leaseCtx Conn
+
+// Deadline is the acquiring context's.
+func (l *leaseCtx) Deadline() (time.Time, bool) { return l.ctx.Deadline() }
+
+// Done is the acquiring context's.
+func (l *leaseCtx) Done() <-chan struct{} { return l.ctx.Done() }
+
+// Err is the acquiring context's.
+func (l *leaseCtx) Err() error { return l.ctx.Err() }
 
 // Value reports the lease itself under the pool's key, and asks the
 // acquiring context for every other key.
 func (l *leaseCtx) Value(key any) any {
-	if k, ok := key.(leaseKey); ok && k.p == l.c.p {
-		return l.c
+	if k, ok := key.(leaseKey); ok && k.p == l.pool {
+		return (*Conn)(l)
 	}
-	return l.Context.Value(key)
+	return l.ctx.Value(key)
 }
 
 // String names the lease, for debugging.
 func (l *leaseCtx) String() string {
-	return fmt.Sprintf("%v.WithLease(%s of %q)", l.Context, l.c.role, l.c.db)
+	return fmt.Sprintf("%v.WithLease(%s of %q)", l.ctx, l.role, l.db)
 }
 
 // lend makes l the Conn of one lease of c, acquired with ctx.
-func (l *Conn) lend(p *pool, c *conn, ctx context.Context, parent *Conn) {
-	l.conn, l.p, l.parent = c, p, parent
-	l.ctx = leaseCtx{Context: ctx, c: l}
+func (l *Conn) lend(c *conn, ctx context.Context, hold *tracker) {
+	l.ctx, l.conn, l.hold = ctx, c, hold
 	if c.role == RoleWriter {
-		p.writerLease.set(c, ctx)
+		c.pool.writerLease.set(ctx)
 	}
+}
+
+// parent returns the innermost live lease of the same pool that l's
+// acquiring context holds, if any. An Exclusive's context holds none.
+func (l *Conn) parent() *Conn { return leaseOf(l.ctx, l.pool) }
+
+// exclusiveWriter returns the writer's Conn of the Exclusive section that
+// l, a live lease, belongs to; nil outside one.
+func (l *Conn) exclusiveWriter() *Conn {
+	if t := l.held(); t != nil {
+		return t.x
+	}
+	return nil
 }
 
 // lentBatch is how many Conns a connection makes at once for Read and
@@ -104,7 +136,7 @@ func (l *Conn) nestedRead(ctx context.Context, fn func(context.Context, *Conn) e
 		switch {
 		case l.snapshot || !l.raw.GetAutocommit():
 			return call()
-		case l.role == RoleReader && !l.p.t.memory:
+		case l.role == RoleReader && !l.pool.t.memory:
 			return l.inSnapshot(call)
 		}
 		// The writer outside a transaction (a Writer lease, Exclusive): a
@@ -141,11 +173,14 @@ func (l *Conn) nested(ctx context.Context, run func() error) error {
 }
 
 // endLease ends the lease: the Conn and its context no longer reach c.
-func (l *Conn) endLease() { l.ended.Store(true) }
+func (l *Conn) endLease() { atomic.StorePointer(l.holdPtr(), nil) }
+
+// ended reports whether the lease has ended.
+func (l *Conn) ended() bool { return l.held() == nil }
 
 // live is the check every method of Conn starts with.
 func (l *Conn) live() error {
-	if l.ended.Load() {
+	if l.ended() {
 		return fmt.Errorf("%w: a connection of %q was used after its lease ended (kept past fn, or past Release); lease another one", ErrLeaseEnded, l.db)
 	}
 	return nil
@@ -165,39 +200,31 @@ func (l *Conn) live() error {
 // c. Outside a lease (in an
 // [InitFunc] or a [SetupFunc]) Context returns [context.Background].
 func (l *Conn) Context() context.Context {
-	if l.p == nil {
+	if l.ctx == nil {
 		return context.Background()
 	}
-	return &l.ctx
+	return (*leaseCtx)(l)
 }
 
 // leaseOf returns the innermost lease of p that ctx holds and that has not
 // ended, or nil.
 func leaseOf(ctx context.Context, p *pool) *Conn {
 	l, _ := ctx.Value(leaseKey{p}).(*Conn)
-	for l != nil && l.ended.Load() {
-		l = l.parent
+	if l == nil || !l.ended() {
+		return l
 	}
-	return l
-}
-
-// liveOrParent returns l, or its innermost enclosing lease that has not ended.
-func (l *Conn) liveOrParent() *Conn {
-	for l != nil && l.ended.Load() {
-		l = l.parent
-	}
-	return l
+	return l.parent()
 }
 
 // servingWriter returns the held writer that a write asked for by lease l
 // (and so by its context) runs on: l's own if it is the writer, the
 // Exclusive's writer, or an enclosing lease's writer; nil if none is held.
 func (l *Conn) servingWriter() *Conn {
-	for ; l != nil; l = l.parent.liveOrParent() {
-		switch {
-		case l.x != nil:
-			return l.x
-		case l.role == RoleWriter:
+	for ; l != nil; l = l.parent() {
+		if x := l.exclusiveWriter(); x != nil {
+			return x
+		}
+		if l.role == RoleWriter {
 			return l
 		}
 	}
@@ -205,22 +232,21 @@ func (l *Conn) servingWriter() *Conn {
 }
 
 // writerView lends the writer w once more, to a Write asked for with ctx,
-// which holds w only through l (a reader's lease inside Write or
-// Exclusive): with l's context, fn's nested reads would run on l's reader,
-// outside the transaction, blind to fn's writes. The view's context holds
-// the writer first and l after it, so what l holds still counts (see
-// checkReentry). The caller ends it when fn returns.
-func (l *Conn) writerView(w *Conn, ctx context.Context) *Conn {
-	v := &Conn{conn: w.conn, p: w.p, parent: l}
-	v.ctx = leaseCtx{Context: ctx, c: v}
-	return v
+// which holds w only through another lease (a reader's inside Write or
+// Exclusive): with that lease's context, fn's nested reads would run on
+// its reader, outside the transaction, blind to fn's writes. The view's
+// context holds the writer first and ctx's lease after it (its parent),
+// so what that lease holds still counts (see checkReentry). The caller
+// ends it when fn returns.
+func (w *Conn) writerView(ctx context.Context) *Conn {
+	return &Conn{ctx: ctx, conn: w.conn, hold: &noTracker}
 }
 
 // Context returns the lease's context, as [Conn.Context] of its connection
 // does: pass it to nested calls on the same pool while the lease is held.
 // After Release it returns [context.Background].
 func (l *Lease) Context() context.Context {
-	if l.released.Load() {
+	if l.c.ended() {
 		return context.Background()
 	}
 	return l.c.Context()
@@ -238,9 +264,9 @@ func (p *pool) checkReentry(l *Conn, s *slots) error {
 		return nil
 	}
 	readers := 0
-	for ; l != nil; l = l.parent.liveOrParent() {
+	for ; l != nil; l = l.parent() {
 		switch {
-		case l.x != nil:
+		case l.exclusiveWriter() != nil:
 			return fmt.Errorf("%w: %q: the context is inside Exclusive, which holds every connection; use the connections given to fn, or Read and Write with fn's context", ErrReentrant, p.t.name)
 		case l.role == RoleWriter && s == &p.writer:
 			return fmt.Errorf("%w: %q: the context already holds the writer (inside Write or a Writer lease); use that connection, or Write with fn's context (a savepoint)", ErrReentrant, p.t.name)

@@ -45,7 +45,7 @@ func (p *pool) optimize(c *conn) error {
 
 // optimizeIfDue runs the periodic optimize, taking the writer in turn.
 func (p *pool) optimizeIfDue(ctx context.Context, now int64) {
-	if p.cfg.optimizeEvery == 0 || now < p.nextOptimize {
+	if p.cfg.optimizeEvery == 0 || p.cfg.readOnly || now < p.nextOptimize {
 		return
 	}
 	p.nextOptimize = now + int64(p.cfg.optimizeEvery)

@@ -19,7 +19,8 @@ import (
 type Option func(*config) error
 
 // InitFunc prepares a database (schema, migrations, data) on the writer,
-// before the Open that brings it returns. It runs outside any transaction;
+// before the Open that brings it returns. In a pool opened [WithReadOnly],
+// it runs on a reader, and can only check the database. It runs outside any transaction;
 // whatever it leaves uncommitted is rolled back.
 //
 // Each distinct init runs once per pool: the creating Open's before any
@@ -82,6 +83,8 @@ type config struct {
 	defensive     bool
 	trustedSchema bool
 	fileMode      os.FileMode
+
+	readOnly bool // readers only (readonly.go)
 
 	vfs string // tests only: open files through this VFS (fault injection)
 }

@@ -50,6 +50,7 @@ var configRules = []configRule{
 	{"defensive", "WithDefensive", func(c *config) any { return c.defensive }},
 	{"trustedSchema", "WithTrustedSchema", func(c *config) any { return c.trustedSchema }},
 	{"fileMode", "WithFileMode", func(c *config) any { return fmt.Sprintf("%#o", uint32(c.fileMode)) }},
+	{"readOnly", "WithReadOnly", func(c *config) any { return c.readOnly }},
 	{"vfs", "the VFS", func(c *config) any { return c.vfs }},
 }
 

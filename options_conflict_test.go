@@ -65,6 +65,7 @@ func TestConfigRulesDetectEachField(t *testing.T) {
 		"defensive":         WithDefensive(false),
 		"trustedSchema":     WithTrustedSchema(true),
 		"fileMode":          WithFileMode(0o644),
+		"readOnly":          WithReadOnly(),
 		"vfs":               set(func(c *config) { c.vfs = "other" }),
 	}
 	p := &pool{cfg: defaultConfig()}

@@ -326,3 +326,21 @@ func TestBoundedCloseWaitsForAPark(t *testing.T) {
 	cancel()
 	require.NoError(t, h.CloseContext(ctx))
 }
+
+func TestReadOnlyPoolParksAndReopens(t *testing.T) {
+	path := tempDB(t)
+	w, err := Open(path, createTable)
+	require.NoError(t, err)
+	require.NoError(t, w.Exec(context.Background(), "INSERT INTO t(v) VALUES (1)"))
+	require.NoError(t, w.Close())
+
+	h := openT(t, path, nil, WithReadOnly())
+	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
+	parkNow(t, h)
+	st := h.Stats()
+	assert.True(t, st.Parked)
+	assert.Zero(t, st.Readers.Open)
+	assert.Equal(t, int64(1), readInt(t, h, "SELECT count(*) FROM t"))
+	assert.False(t, h.Stats().Parked)
+	assert.Zero(t, h.Stats().Writer.Open, "a read-only pool has no writer to reopen")
+}

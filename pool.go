@@ -143,12 +143,18 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 		bud:     processBudget(),
 	}
 	p.clock.Store(cfg.clock().UnixNano())
-	if !t.memory {
+	// A read-only pool has no writer: its first reader takes the writer's
+	// part here, and shows at once whether the database can be read.
+	first := &p.writer
+	if cfg.readOnly {
+		p.writer.max = 0
+		first = &p.readers
+	} else if !t.memory {
 		if err := createFile(&p.t, cfg.fileMode); err != nil {
 			return nil, err
 		}
 	}
-	c, err := p.dial(ctx, RoleWriter, true)
+	c, err := p.dial(ctx, first.role, true)
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +168,10 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 			}
 		}
 	}()
-	if err := p.setupWriter(c); err != nil {
-		return nil, err
+	if first.role == RoleWriter {
+		if err := p.setupWriter(c); err != nil {
+			return nil, err
+		}
 	}
 	if t.memory {
 		if p.anchor, err = p.dial(ctx, RoleReader, true); err != nil {
@@ -181,13 +189,13 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 			return nil, fmt.Errorf("%w for %q: %w", ErrInitFailed, t.name, err)
 		}
 		if rolledBack {
-			p.writer.count.rollbacks++
+			first.count.rollbacks++
 		}
 	}
-	p.writer.count.created = 1
-	p.writer.open = 1
+	first.count.created = 1
+	first.open = 1
 	c.idleSince = p.now()
-	p.writer.idle = append(p.writer.idle, c)
+	first.idle = append(first.idle, c)
 	ok = true
 	p.janitor.wake = make(chan struct{}, 1)
 	p.parking.idleSince = p.now()
@@ -204,7 +212,7 @@ func runInit(ctx context.Context, c *conn, init InitFunc) (err error) {
 			err = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	l := &Conn{conn: c}
+	l := &Conn{conn: c, hold: &noTracker}
 	defer l.endLease()
 	return init(ctx, l)
 }
@@ -220,6 +228,9 @@ func (p *pool) slotsFor(r Role) *slots {
 // are in use. The connection's interrupt is set to ctx, so cancelling ctx
 // also stops the statement that runs on it.
 func (p *pool) acquire(ctx context.Context, s *slots) (*conn, error) {
+	if s.max == 0 { // the writer of a read-only pool
+		return nil, p.readOnlyError()
+	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

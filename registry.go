@@ -115,6 +115,9 @@ func OpenContext(ctx context.Context, name string, init InitFunc, opts ...Option
 	if err != nil {
 		return nil, err
 	}
+	if err := checkReadOnly(t, cfg); err != nil {
+		return nil, err
+	}
 	if t.key == "" {
 		e := &entry{refs: 1, gone: make(chan struct{})}
 		if e.pool, err = newPool(ctx, t, cfg, init, nil); err != nil {

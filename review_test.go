@@ -62,15 +62,14 @@ func TestWriteThroughAnotherLeaseSeesItsWrites(t *testing.T) {
 
 // TestReclaimedWriterLeaseIsForgotten: once the collector has taken back a
 // dropped writer Lease, a wait with the context that lease was taken with
-// is an ordinary wait, not one for its own holder; and the pool no longer
-// keeps the closed connection.
+// is an ordinary wait, not one for its own holder.
 func TestReclaimedWriterLeaseIsForgotten(t *testing.T) {
 	var out logBuffer
 	logger := slog.New(slog.NewTextHandler(&out, nil))
 	h := openLeakT(t, tempDB(t), WithLogger(logger), WithSlowAcquire(10*time.Millisecond))
 	dropLease(t, h.Writer, "")
 	collectUntil(t, "the dropped writer lease", leaked(h))
-	assert.Nil(t, h.p.writerLease.c.Load(), "the reclaimed connection is still referenced")
+	assert.False(t, h.p.writerLease.heldWith(context.Background()), "the reclaimed lease is still recorded")
 
 	// The pool's own work (a checkpoint, an optimize) holds the writer
 	// without a lease.

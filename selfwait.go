@@ -32,9 +32,9 @@ const selfWaitAlarm = time.Second
 // writer lease sets it, and stores only what changed: the writer's own
 // lease is on the hot path), so while the pool's own work holds the writer
 // it names the last lease; a wait on that lease's context would need to
-// last the alarm's second to be counted.
+// last the alarm's second to be counted. Zero words (cleared) match no
+// context.
 type leaseID struct {
-	c          atomic.Pointer[conn]
 	typ, value atomic.Uintptr
 }
 
@@ -47,13 +47,26 @@ func ctxWords(ctx context.Context) (typ, value uintptr) {
 		if !ok {
 			break
 		}
-		ctx = l.Context
+		ctx = l.ctx
 	}
 	w := (*[2]uintptr)(unsafe.Pointer(&ctx))
 	return w[0], w[1]
 }
 
-func (id *leaseID) set(c *conn, ctx context.Context) {
+// set records a writer lease taken with ctx. Small enough to inline: in
+// the common case, the same plain context as the last lease, it stores
+// nothing. It compares the value word alone: a lease's context never
+// matches it (store records the context unwrapped) and takes the longer
+// way; two contexts with the same value word and different types
+// (context.Background and context.TODO, both empty) count as one, as
+// goroutines that share a context do.
+func (id *leaseID) set(ctx context.Context) {
+	if id.value.Load() != (*[2]uintptr)(unsafe.Pointer(&ctx))[1] {
+		id.store(ctx)
+	}
+}
+
+func (id *leaseID) store(ctx context.Context) {
 	t, v := ctxWords(ctx)
 	if id.typ.Load() != t {
 		id.typ.Store(t)
@@ -61,34 +74,26 @@ func (id *leaseID) set(c *conn, ctx context.Context) {
 	if id.value.Load() != v {
 		id.value.Store(v)
 	}
-	if id.c.Load() != c {
-		id.c.Store(c)
-	}
 }
 
 // clear forgets the lease: a writer Lease dropped unreleased (leak.go).
-func (id *leaseID) clear() { id.c.Store(nil) }
+func (id *leaseID) clear() {
+	id.value.Store(0)
+	id.typ.Store(0)
+}
 
-// heldWith returns the connection of the lease, if one taken with ctx
-// holds it.
-func (id *leaseID) heldWith(ctx context.Context) *conn {
-	c := id.c.Load()
-	if c == nil {
-		return nil
-	}
+// heldWith reports whether the writer's latest lease was taken with ctx.
+func (id *leaseID) heldWith(ctx context.Context) bool {
 	t, v := ctxWords(ctx)
-	if id.typ.Load() != t || id.value.Load() != v {
-		return nil
-	}
-	return c
+	return id.typ.Load() == t && id.value.Load() == v
 }
 
 // longWait is what a waiter reports once its wait passes its alarm: the
 // writer, if a lease taken with the same context holds it, and the
 // threshold.
 type longWait struct {
-	holder *conn
-	after  time.Duration
+	self  bool
+	after time.Duration
 }
 
 // waitAlarm decides whether a wait for s's role by ctx reports itself once
@@ -97,8 +102,8 @@ type longWait struct {
 func (p *pool) waitAlarm(ctx context.Context, s *slots) longWait {
 	var lw longWait
 	if s == &p.writer {
-		if c := p.writerLease.heldWith(ctx); c != nil {
-			lw.holder = c
+		if p.writerLease.heldWith(ctx) {
+			lw.self = true
 			lw.after = selfWaitAlarm
 		}
 	}
@@ -111,7 +116,7 @@ func (p *pool) waitAlarm(ctx context.Context, s *slots) longWait {
 // report counts and logs a wait that passed its alarm, on the waiting
 // goroutine: its stack is the waiter's.
 func (p *pool) report(s *slots, lw longWait) {
-	if lw.holder != nil {
+	if lw.self {
 		p.selfWaits.Add(1)
 	}
 	if p.cfg.logger == nil {
@@ -122,12 +127,17 @@ func (p *pool) report(s *slots, lw longWait) {
 		slog.Duration("waited", lw.after),
 		slog.String("waiting_at", callerOutside()),
 	}
-	if lw.holder == nil {
+	if !lw.self {
 		p.log(slog.LevelWarn, "sqlitepool: acquire still waiting", attrs...)
 		return
 	}
 	p.mu.Lock()
-	caller := lw.holder.caller // written under p.mu (setCaller)
+	var caller string
+	for c := range p.conns {
+		if c.role == RoleWriter {
+			caller = c.caller // written under p.mu (setCaller)
+		}
+	}
 	p.mu.Unlock()
 	attrs = append(attrs, slog.String("writer_leased_at", caller))
 	p.log(slog.LevelWarn, "sqlitepool: waiting for the writer, which a lease taken with this same context holds; "+

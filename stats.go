@@ -8,6 +8,9 @@ type Stats struct {
 	Name string
 	// Handles is the number of open handles sharing the pool.
 	Handles int
+	// ReadOnly reports a pool opened [WithReadOnly]: it has no writer
+	// (Writer.Max is 0) and runs no checkpoint.
+	ReadOnly bool
 	// Writer describes the writer connection.
 	Writer RoleStats
 	// Readers describes the reader connections.
@@ -52,6 +55,11 @@ type WALStats struct {
 	// snapshots, the pool's or another process's, kept from finishing
 	// within the checkpoint timeout.
 	CheckpointsBusy uint64
+	// CheckpointsYielded counts the pool's passive checkpoints that found
+	// another process checkpointing the WAL (a replicator's own checkpoint)
+	// and left the copy to it. A passive checkpoint waits for no reader:
+	// only another checkpoint under way keeps it from running.
+	CheckpointsYielded uint64
 	// BytesReclaimed is how much the pool's checkpoints shrank the -wal file,
 	// in total.
 	BytesReclaimed int64
@@ -153,19 +161,21 @@ func (p *pool) stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	st := Stats{
-		Name:    p.t.name,
-		Writer:  p.writer.statsLocked(),
-		Readers: p.readers.statsLocked(),
+		Name:     p.t.name,
+		ReadOnly: p.cfg.readOnly,
+		Writer:   p.writer.statsLocked(),
+		Readers:  p.readers.statsLocked(),
 	}
 	p.gateStatsLocked(&st)
 	st.WAL = WALStats{
-		Policy:          p.cfg.walPolicy,
-		Size:            size,
-		Checkpoints:     p.wal.checkpoints,
-		CheckpointsBusy: p.wal.busy,
-		BytesReclaimed:  p.wal.reclaimed,
-		Frames:          p.wal.appended.Load(),
-		Restarts:        uint64(p.wal.restarts.Load()),
+		Policy:             p.cfg.walPolicy,
+		Size:               size,
+		Checkpoints:        p.wal.checkpoints,
+		CheckpointsBusy:    p.wal.busy,
+		CheckpointsYielded: p.wal.yielded,
+		BytesReclaimed:     p.wal.reclaimed,
+		Frames:             p.wal.appended.Load(),
+		Restarts:           uint64(p.wal.restarts.Load()),
 	}
 	st.Optimizes = p.optimizeRuns
 	st.SameContextWaits = p.selfWaits.Load()

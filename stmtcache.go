@@ -100,6 +100,9 @@ func (c *conn) prep(sql string) (e *cachedStmt, again bool, err error) {
 // reported: the statement's own, already seen by its user, which tells
 // whether the connection broke.
 func (k *stmtCache) release() (err error) {
+	if len(k.used) == 0 && len(k.adopted) == 0 {
+		return nil // the last release left the cache trimmed
+	}
 	for i, e := range k.used {
 		if rerr := e.stmt.Reset(); rerr != nil {
 			err = rerr

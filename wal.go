@@ -158,6 +158,7 @@ type walState struct {
 
 	// Guarded by pool.mu.
 	checkpoints, busy uint64
+	yielded           uint64 // passive checkpoints BUSY: another one ran
 	reclaimed         int64
 	// Truncations another process kept from finishing: none is tried
 	// before retryAt (Unix ns, the configured clock), and the wait doubles
@@ -165,6 +166,8 @@ type walState struct {
 	retryAt      int64
 	backoff      time.Duration
 	othersLogged bool // the cause was logged
+	// A passive checkpoint met another process's checkpoint: logged.
+	yieldLogged bool
 }
 
 // configureWAL applies the policy to a new writer. Called while the
@@ -231,7 +234,9 @@ func (p *pool) walHook(_ *sqlite3.Conn, _ string, frames int) error {
 // checkpoint has to deal with, whatever the file's own size.
 func (p *pool) walInUse() int64 { return p.wal.frames.Load() * p.wal.frameSize.Load() }
 
-func (p *pool) walBounded() bool { return p.cfg.walPolicy == WALBounded && !p.t.memory }
+func (p *pool) walBounded() bool {
+	return p.cfg.walPolicy == WALBounded && !p.t.memory && !p.cfg.readOnly
+}
 
 // nextCheckpointAt is the frame count at which to look at the WAL again,
 // from the frames it has now.
@@ -335,7 +340,7 @@ const externalStallAfter = 15 * time.Minute
 // logs, once until the WAL starts over again, that writes went on for
 // externalStallAfter and the WAL did not start over.
 func (p *pool) watchExternalWAL(now int64) {
-	if p.cfg.walPolicy != WALExternal || p.t.memory || p.cfg.logger == nil {
+	if p.cfg.walPolicy != WALExternal || p.t.memory || p.cfg.readOnly || p.cfg.logger == nil {
 		return
 	}
 	w := &p.wal
@@ -444,10 +449,20 @@ func (p *pool) checkpointIfDue(ctx context.Context) {
 func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy, alone bool, err error) {
 	frames := p.wal.frames.Load()
 	after := p.walSize()
-	others, logOthers := false, false
+	others, logOthers, yielded, logYield := false, false, false, false
 	p.mu.Lock()
 	switch {
 	case err != nil:
+	case busy && mode == sqlite3.CHECKPOINT_PASSIVE:
+		// A passive checkpoint does not wait for readers: SQLite makes it
+		// BUSY only while another connection checkpoints, and the pool's
+		// own (the catch-up on the janitor's goroutine, truncations that
+		// hold the checkpointer back) never run beside it. Another process
+		// checkpoints, which a replicator does.
+		yielded = true
+		p.wal.yielded++
+		logYield = !p.wal.yieldLogged
+		p.wal.yieldLogged = true
 	case busy:
 		p.wal.busy++
 		// Nothing of the pool's was in the way: another process holds the
@@ -469,6 +484,12 @@ func (p *pool) countCheckpoint(mode sqlite3.CheckpointMode, size int64, busy, al
 		p.wal.nextAt.Store(p.wal.frames.Load() + max(1, p.checkpointStep()/8))
 		if logOthers {
 			p.log(slog.LevelWarn, "sqlitepool: another process holds the WAL, and no reader of the pool does: truncations are tried less often from now on; a replicator such as Litestream? use WALExternal",
+				slog.Int64("wal_bytes", size))
+		}
+	case yielded:
+		p.wal.nextAt.Store(p.wal.frames.Load() + max(1, p.checkpointStep()/8))
+		if logYield {
+			p.log(slog.LevelWarn, "sqlitepool: another process checkpoints the WAL, and the pool's checkpoints give way to it; a replicator such as Litestream? use WALExternal",
 				slog.Int64("wal_bytes", size))
 		}
 	case err != nil || busy:

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -243,4 +244,70 @@ func TestTruncationHoldsTheCheckpointerBack(t *testing.T) {
 	h2.p.checkpointing = nil
 	h2.p.mu.Unlock()
 	assert.False(t, clear, "a checkpoint still runs")
+}
+
+// TestPassiveCheckpointBusyIsAnotherProcess: a PASSIVE checkpoint waits
+// for no reader, so when the janitor's is BUSY, another connection was
+// checkpointing (a replicator's own checkpoint): the pool says so once,
+// does not blame its readers, and does not count it among the truncations
+// that readers kept from finishing.
+func TestPassiveCheckpointBusyIsAnotherProcess(t *testing.T) {
+	var out logBuffer
+	path := tempDB(t)
+	h := openT(t, path, createTable, withClock(newFakeClock()),
+		WithLogger(slog.New(slog.NewTextHandler(&out, nil))))
+	insertRows(t, h, 1)
+
+	// The other process: a reader in the WAL, and a TRUNCATE checkpoint
+	// that waits for it in its busy handler, holding the checkpoint lock
+	// until the test lets it go.
+	reader := rawOpen(t, path)
+	require.NoError(t, reader.Exec("BEGIN; SELECT count(*) FROM t"))
+	other := rawOpen(t, path)
+	holding, letGo := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	require.NoError(t, other.BusyHandler(func(context.Context, int) bool {
+		once.Do(func() { close(holding) })
+		<-letGo
+		return false
+	}))
+
+	// The janitor's checkpoint waits, just before it runs, for the other
+	// process to hold the lock.
+	ran := make(chan struct{}, 4)
+	var first atomic.Bool
+	h.p.testHookCheckpoint = func(skipped bool) {
+		if skipped {
+			return
+		}
+		if first.CompareAndSwap(false, true) {
+			<-holding
+		}
+		ran <- struct{}{}
+	}
+	w, err := h.Writer(context.Background())
+	require.NoError(t, err)
+	commitFrames(t, w.Conn())
+	w.Release() // wakes the janitor
+
+	otherDone := make(chan error, 1)
+	go func() { otherDone <- other.Exec("PRAGMA wal_checkpoint(TRUNCATE)") }()
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the janitor never checkpointed")
+	}
+	// Counted under pool.mu once the checkpoint returned.
+	require.Eventually(t, func() bool { return h.Stats().WAL.CheckpointsYielded == 1 },
+		5*time.Second, time.Millisecond, "the passive checkpoint was not counted as given way")
+	close(letGo)
+	require.NoError(t, <-otherDone)
+	require.NoError(t, reader.Exec("COMMIT"))
+
+	st := h.Stats().WAL
+	assert.Zero(t, st.CheckpointsBusy, "counted as a truncation the readers kept from finishing")
+	logged := out.String()
+	assert.NotContains(t, logged, "readers hold old snapshots", "blamed the pool's readers")
+	assert.Equal(t, 1, strings.Count(logged, "another process checkpoints the WAL"), logged)
+	assert.Contains(t, logged, "WALExternal")
 }
