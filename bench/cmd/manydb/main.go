@@ -51,7 +51,7 @@ func main() {
 	flag.IntVar(&cfg.samples, "samples", 50, "new names opened for each side of the Open comparison")
 	flag.IntVar(&cfg.reuse, "reuse", 1000, "databases used again at random")
 	flag.IntVar(&cfg.batch, "batch", 100, "re-used databases between two pauses that let them park")
-	flag.IntVar(&cfg.maxConns, "cap", 256, "sqlitepool.SetMaxConnections")
+	flag.IntVar(&cfg.maxConns, "cap", 64, "sqlitepool.SetMaxConnections")
 	flag.DurationVar(&cfg.park, "park", 2*time.Second, "sqlitepool.WithParkAfter")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the databases (default: a new temporary one, removed at the end)")
 	flag.StringVar(&cfg.memprofile, "memprofile", "", "write a heap profile once every pool has parked")
