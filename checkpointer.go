@@ -30,6 +30,7 @@ type fileRef struct {
 // flag that keeps it out of Exclusive sections is pool.mu's.
 type checkpointer struct {
 	conn     *sqlite3.Conn
+	room     bool   // it holds room under the process-wide cap
 	gen      uint64 // the pool's file generation it opened: see retireMoved
 	expires  int64  // Unix ns; the maximum lifetime, as for pooled ones
 	lastUsed int64  // Unix ns; closed once idle for the idle timeout
@@ -79,8 +80,14 @@ func (p *pool) passiveCheckpoint(ctx context.Context) (skipped, done, busy bool,
 		return true, false, false, nil
 	}
 	if k.conn == nil {
-		if err := p.openCheckpointer(ctx, gen); err != nil {
+		if err := p.openCheckpointer(ctx, gen); err == errNoRoom {
+			return true, false, false, nil
+		} else if err != nil {
 			return false, false, false, err
+		}
+		if p.bud.max > 0 {
+			// Room under the cap is for leases: given back at once.
+			defer p.closeCheckpointer()
 		}
 		if p.writerMoved(gen) {
 			p.closeCheckpointer()
@@ -174,34 +181,45 @@ func (p *pool) acquireWriterFirst(ctx context.Context) *conn {
 // code of the user's ever runs on it), query_only so that nothing but a
 // checkpoint can write through it.
 func (p *pool) openCheckpointer(ctx context.Context, gen uint64) error {
+	// Under the process-wide cap, it opens only when there is room: the
+	// leases come first, and the next round tries again.
+	if err := p.bud.take(ctx, p, false); err != nil {
+		return err
+	}
 	octx := ctx
 	if p.cfg.maxMemory > 0 {
 		octx = sqlite3.WithMaxMemory(ctx, p.cfg.maxMemory)
 	}
 	c, err := sqlite3.OpenContext(octx, engineDSN(&p.t, RoleWriter, &p.cfg))
 	if err != nil {
+		p.bud.put(p)
 		return err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Close()
+			p.bud.put(p)
+		}
+	}()
 	// SQLite checkpoints when the last connection to a file closes: the
 	// checkpointer may be that connection to a file that replaced the
 	// pool's, with the old WAL beside it (see writerMoved).
 	if _, err := c.Config(sqlite3.DBCONFIG_NO_CKPT_ON_CLOSE, true); err != nil {
-		c.Close()
 		return err
 	}
 	c.SetInterrupt(ctx) // the janitor's: ends with the pool
 	// Another process may be recovering the WAL as it opens.
 	if err := c.BusyTimeout(p.cfg.checkpointTimeout); err != nil {
-		c.Close()
 		return err
 	}
 	// Reading the header is what tells a fresh connection the database is
 	// in WAL mode; until then a checkpoint does nothing.
 	if err := c.Exec("PRAGMA query_only=ON; PRAGMA user_version"); err != nil {
-		c.Close()
 		return err
 	}
-	p.ckpt = checkpointer{conn: c, gen: gen, lastUsed: p.now()}
+	ok = true
+	p.ckpt = checkpointer{conn: c, room: p.bud.max > 0, gen: gen, lastUsed: p.now()}
 	if d := p.cfg.maxLifetime; d > 0 {
 		p.ckpt.expires = p.now() + int64(d)
 	}
@@ -276,7 +294,11 @@ func (p *pool) tidyCheckpointer(now int64) {
 // if it did (the writer being replaced), that would be harmless.
 func (p *pool) closeCheckpointer() {
 	if c := p.ckpt.conn; c != nil {
+		room := p.ckpt.room
 		p.ckpt = checkpointer{}
 		c.Close()
+		if room {
+			p.bud.put(p)
+		}
 	}
 }

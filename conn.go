@@ -83,6 +83,10 @@ type conn struct {
 	// the record of c that the tracker's cleanup gets.
 	tracker *tracker
 	leak    *leakRec
+
+	// owner is the pool whose room under the process-wide cap c holds,
+	// given back when c closes; nil without a cap.
+	owner *pool
 }
 
 // exec is Conn.Exec.

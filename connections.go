@@ -237,6 +237,7 @@ func (c *conn) close() (err error) {
 			err = fmt.Errorf("sqlitepool: close %s of %q: %w", c.role, c.db, &PanicError{Value: v, Stack: debug.Stack()})
 		}
 	}()
+	defer c.giveRoom() // after the close, whatever it did
 	c.untrack()
 	for _, s := range slices.Collect(c.raw.Stmts()) {
 		s.Close()
@@ -245,6 +246,14 @@ func (c *conn) close() (err error) {
 		return fmt.Errorf("sqlitepool: close %s of %q: %w", c.role, c.db, err)
 	}
 	return nil
+}
+
+// giveRoom gives back the room c held under the process-wide cap, once.
+func (c *conn) giveRoom() {
+	if p := c.owner; p != nil {
+		c.owner = nil
+		p.bud.put(p)
+	}
 }
 
 func onOff(b bool) string {

@@ -109,6 +109,11 @@
 // [WithReadOnly] has readers only, for a database another process writes
 // or that must not change.
 //
+// A pool idle for a while parks ([WithParkAfter]): it closes its
+// connections and its goroutine until the next lease. With a database per
+// tenant, [SetMaxConnections] bounds the connections (and file
+// descriptors) of all pools together, parking the least recently used.
+//
 // # Errors
 //
 // Errors wrap a sentinel ([ErrClosed], [ErrInvalidArgument],

@@ -35,6 +35,12 @@ import (
 // forever: a context that holds a lease (fn's, a [Lease]'s) gets an error
 // matching [ErrReentrant] at once, and so do Reader and Writer leases
 // asked for with fn's context.
+//
+// Under [SetMaxConnections], Exclusive sections of all the process's pools
+// take turns (in the order the turn is asked for, bounded by ctx) before
+// they wait for their pool, so that two of them never hold part of the
+// room each while waiting for the rest; a pool whose [WithReaders] plus
+// one exceeds the cap gets an error matching [ErrInvalidOption] at once.
 func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, writer *Conn, readers []*Conn) error) error {
 	if h.closed.Load() {
 		return h.errClosed()
@@ -46,6 +52,12 @@ func (h *Handle) Exclusive(ctx context.Context, fn func(ctx context.Context, wri
 	if err := p.checkExclusiveReentry(ctx); err != nil {
 		return err
 	}
+	// Under a process-wide cap, before it holds anything: see exclusiveTurn.
+	done, err := p.exclusiveTurn(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	x, err := p.acquireExclusive(ctx)
 	if err != nil {
 		return err
@@ -103,6 +115,11 @@ type exclusive struct {
 	// Slots counted for x by the grant, whose connections x opens.
 	openWriter  bool
 	openReaders int
+
+	// park marks the pool's own park (park.go), which holds the gate
+	// while it closes the connections; parked is closed when it is done.
+	park   bool
+	parked chan struct{}
 }
 
 // ExclusiveStats describes the [Handle.Exclusive] calls of a pool. The
@@ -194,6 +211,7 @@ func (p *pool) grantExclusiveLocked() {
 	// No lease is out, so every open connection is idle and no one waits
 	// in the slots.
 	x.sent = true
+	p.unparkLocked()
 	p.gate.sections++
 	if x.writer = w.takeIdleLocked(); x.writer == nil {
 		w.open++
@@ -214,7 +232,7 @@ func (p *pool) grantExclusiveLocked() {
 func (p *pool) openExclusive(ctx context.Context, x *exclusive) error {
 	if x.openWriter {
 		x.openWriter = false // openInSlot frees the slot if it fails
-		c, err := p.openInSlot(ctx, &p.writer)
+		c, err := p.openInSlot(ctx, &p.writer, true)
 		if err != nil {
 			return p.openError(ctx, err)
 		}
@@ -227,7 +245,7 @@ func (p *pool) openExclusive(ctx context.Context, x *exclusive) error {
 	}
 	for x.openReaders > 0 {
 		x.openReaders--
-		c, err := p.openInSlot(ctx, &p.readers)
+		c, err := p.openInSlot(ctx, &p.readers, true)
 		if err != nil {
 			return p.openError(ctx, err)
 		}
@@ -291,6 +309,7 @@ func (p *pool) admitLocked(w *waiter) {
 	if s.open < s.max {
 		s.open++
 		s.inUse++
+		p.unparkLocked()
 		w.ch <- grant{}
 		return
 	}
@@ -305,7 +324,8 @@ func (p *pool) acquireGated(ctx context.Context, s *slots) (*conn, error) {
 		p.mu.Unlock()
 		return nil, p.closedError()
 	}
-	if p.gate.cur == nil || nested {
+	// A park holds no lease that a nested acquire could be waiting on.
+	if p.gate.cur == nil || nested && !p.gate.cur.park {
 		return p.acquireLocked(ctx, s)
 	}
 	s.count.acquires++
@@ -338,7 +358,7 @@ func (p *pool) closeGateLocked() {
 func (p *pool) gateStatsLocked(st *Stats) {
 	g := &p.gate
 	st.Exclusive = ExclusiveStats{
-		Running:  g.cur != nil && g.cur.sent,
+		Running:  g.cur != nil && g.cur.sent && !g.cur.park,
 		Sections: g.sections,
 		WaitTime: g.waitTime,
 	}

@@ -28,10 +28,12 @@ func (r reason) String() string {
 }
 
 // janitor is the pool's background goroutine: it closes idle and expired
-// connections, keeps the minimum of readers open, and runs the work that
-// must not delay a caller (checkpoints, PRAGMA optimize).
+// connections, keeps the minimum of readers open, parks the pool once
+// idle, and runs the work that must not delay a caller (checkpoints,
+// PRAGMA optimize). A parked pool has none; the acquire that unparks it
+// starts a new one.
 type janitor struct {
-	stop    context.CancelFunc
+	stop    context.CancelFunc // guarded by pool.mu; nil while none runs
 	stopped sync.WaitGroup
 	wake    chan struct{} // a checkpoint is due; buffered, never blocks
 }
@@ -53,11 +55,11 @@ func (p *pool) born(c *conn) {
 
 func (c *conn) expired(now int64) bool { return c.expires != 0 && now >= c.expires }
 
-// startJanitor starts the background goroutine; close stops it.
-func (p *pool) startJanitor() {
+// startJanitorLocked starts the background goroutine; close and park
+// stop it. Called with p.mu held, while none runs.
+func (p *pool) startJanitorLocked() {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.janitor.stop = cancel
-	p.janitor.wake = make(chan struct{}, 1)
 	p.nextOptimize = p.now() + int64(p.cfg.optimizeEvery)
 	p.janitor.stopped.Go(func() {
 		t := time.NewTicker(p.cfg.janitorEvery)
@@ -78,11 +80,18 @@ func (p *pool) startJanitor() {
 }
 
 // stopJanitor stops the janitor and waits for it: it may hold a connection.
+// A new one starts only on an acquire that unparks the pool, which neither
+// a closing pool nor one whose park holds the gate admits: no janitor can
+// start while this waits.
 func (p *pool) stopJanitor() {
-	if p.janitor.stop != nil {
-		p.janitor.stop()
-		p.janitor.stopped.Wait()
+	p.mu.Lock()
+	stop := p.janitor.stop
+	p.janitor.stop = nil
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
+	p.janitor.stopped.Wait()
 }
 
 // tidy is one round of the janitor.
@@ -96,6 +105,7 @@ func (p *pool) tidy(ctx context.Context) {
 	p.optimizeIfDue(ctx, now)
 	p.checkpointIfDue(ctx)
 	p.watchExternalWAL(now)
+	p.parkIfIdle(now)
 }
 
 // retire closes the idle connections that expired, and the idle readers
@@ -162,17 +172,22 @@ func (p *pool) topUp(ctx context.Context) {
 }
 
 // openIdle opens one connection of s for the pool itself, as long as fewer
-// than upTo are open, and makes it idle.
+// than upTo are open, and makes it idle. It does not wait for room under
+// the process-wide cap, nor open while the gate is closed (an Exclusive
+// holds every slot anyway; a park must end with nothing open).
 func (p *pool) openIdle(s *slots, upTo int) (opened bool, err error) {
 	p.mu.Lock()
-	if p.closed || s.open >= upTo {
+	if p.closed || p.gate.cur != nil || s.open >= upTo {
 		p.mu.Unlock()
 		return false, nil
 	}
 	s.open++
 	s.inUse++
 	p.mu.Unlock()
-	c, err := p.openInSlot(context.Background(), s)
+	c, err := p.openInSlot(context.Background(), s, false)
+	if err == errNoRoom {
+		return false, nil // the leases come first: tried again next round
+	}
 	if err != nil {
 		return false, err
 	}
@@ -187,4 +202,5 @@ func (p *pool) putBack(s *slots, c *conn) {
 	c.changes.syncLocked(c)
 	p.putLocked(s, c)
 	p.mu.Unlock()
+	p.pokeIfWaited()
 }

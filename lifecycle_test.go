@@ -29,11 +29,14 @@ func (f *fakeClock) Advance(d time.Duration) {
 }
 
 // withClock gives the pool a fake clock and a janitor that never ticks on
-// its own: the test runs its rounds with tidy.
+// its own: the test runs its rounds with tidy. The pool does not park on
+// idle time unless a WithParkAfter after it says so: a round after the
+// clock jumped would park it.
 func withClock(f *fakeClock) Option {
 	return func(c *config) error {
 		c.clock = f.Now
 		c.janitorEvery = time.Hour
+		c.parkAfter = 0
 		return nil
 	}
 }
@@ -163,6 +166,7 @@ func TestJanitorIntervalFollowsTheTimeouts(t *testing.T) {
 	assert.Equal(t, time.Minute, janitorInterval(10*time.Minute, time.Hour))
 	assert.Equal(t, 3*time.Second, janitorInterval(30*time.Second, time.Hour))
 	assert.Equal(t, 10*time.Millisecond, janitorInterval(time.Millisecond, 0))
+	assert.Equal(t, 6*time.Second, janitorInterval(10*time.Minute, time.Hour, time.Minute), "the park delay")
 }
 
 // TestJanitorRunsOnItsOwn checks the background goroutine itself, with real

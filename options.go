@@ -65,6 +65,7 @@ type config struct {
 	minReaders   int
 	idleTimeout  time.Duration
 	maxLifetime  time.Duration
+	parkAfter    time.Duration
 	janitorEvery time.Duration    // how often the janitor runs; derived, tests set it
 	clock        func() time.Time // time.Now; tests set a fake one
 
@@ -97,6 +98,7 @@ func defaultConfig() config {
 		stmtCacheSize: DefaultStmtCacheSize,
 		idleTimeout:   DefaultIdleTimeout,
 		maxLifetime:   DefaultMaxLifetime,
+		parkAfter:     DefaultParkAfter,
 		clock:         time.Now,
 
 		walLimit:          DefaultWALLimit,
@@ -131,7 +133,7 @@ func newConfig(name string, opts []Option) (config, error) {
 		return config{}, fmt.Errorf("%w for %q: WithMinReaders(%d) is more than the %d readers of WithReaders", ErrInvalidOption, name, cfg.minReaders, cfg.readers)
 	}
 	if cfg.janitorEvery == 0 {
-		cfg.janitorEvery = janitorInterval(cfg.idleTimeout, cfg.maxLifetime)
+		cfg.janitorEvery = janitorInterval(cfg.idleTimeout, cfg.maxLifetime, cfg.parkAfter)
 	}
 	return cfg, nil
 }

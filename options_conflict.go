@@ -33,6 +33,7 @@ var configRules = []configRule{
 	{"minReaders", "WithMinReaders", func(c *config) any { return c.minReaders }},
 	{"idleTimeout", "WithIdleTimeout", func(c *config) any { return c.idleTimeout }},
 	{"maxLifetime", "WithMaxLifetime", func(c *config) any { return c.maxLifetime }},
+	{"parkAfter", "WithParkAfter", func(c *config) any { return c.parkAfter }},
 	// Derived from the two above unless a test sets it; an Open's options
 	// are applied to the pool's configuration, so only an option that
 	// sets it can change it.

@@ -51,6 +51,7 @@ func TestConfigRulesDetectEachField(t *testing.T) {
 		"minReaders":        WithMinReaders(1),
 		"idleTimeout":       WithIdleTimeout(time.Second),
 		"maxLifetime":       WithMaxLifetime(time.Second),
+		"parkAfter":         WithParkAfter(time.Second),
 		"janitorEvery":      set(func(c *config) { c.janitorEvery = time.Hour }),
 		"clock":             set(func(c *config) { c.clock = newFakeClock().Now }),
 		"walPolicy":         WithWALPolicy(WALExternal),

@@ -65,9 +65,9 @@ func WithMaxLifetime(d time.Duration) Option {
 // janitorInterval is how often the janitor looks at idle connections: often
 // enough that a connection outlives its idle timeout or lifetime by a
 // small fraction, rarely enough to cost nothing.
-func janitorInterval(idle, lifetime time.Duration) time.Duration {
+func janitorInterval(limits ...time.Duration) time.Duration {
 	d := time.Minute
-	for _, limit := range []time.Duration{idle, lifetime} {
+	for _, limit := range limits {
 		if limit > 0 {
 			d = min(d, limit/10)
 		}

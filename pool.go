@@ -95,6 +95,21 @@ type pool struct {
 	conns  map[*conn]struct{}
 	leaked uint64
 
+	// parking is the pool's parks (park.go); parkers are the janitor's
+	// goroutines that park it, which close waits for.
+	parking parking
+	parkers sync.WaitGroup
+
+	// bud is the process-wide cap the pool was created under (budget.go);
+	// lastUse is the budget's epoch at its last use. The ring links, the
+	// tokens (the connections counted), ready (newPool is done) and listed
+	// (in the ring) are guarded by bud.mu.
+	bud                *budget
+	lastUse            atomic.Uint64
+	ringPrev, ringNext *pool
+	tokens             int
+	ready, listed      bool
+
 	// anchor keeps an in-memory database alive: the memdb VFS deletes it
 	// when its last connection closes, which replacing a broken writer
 	// while no reader is open would otherwise do. Closed last.
@@ -131,6 +146,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 		refile:  refile,
 		writer:  slots{role: RoleWriter, max: 1},
 		readers: slots{role: RoleReader, max: cfg.readers},
+		bud:     processBudget(),
 	}
 	p.clock.Store(cfg.clock().UnixNano())
 	// A read-only pool has no writer: its first reader takes the writer's
@@ -144,7 +160,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 			return nil, err
 		}
 	}
-	c, err := openConn(ctx, &p.t, first.role, &p.cfg, &p.forced)
+	c, err := p.dial(ctx, first.role, true)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +180,7 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 		}
 	}
 	if t.memory {
-		if p.anchor, err = openConn(ctx, &p.t, RoleReader, &p.cfg, &p.forced); err != nil {
+		if p.anchor, err = p.dial(ctx, RoleReader, true); err != nil {
 			return nil, err
 		}
 	}
@@ -187,7 +203,12 @@ func newPool(ctx context.Context, t target, cfg config, init InitFunc, refile fu
 	c.idleSince = p.now()
 	first.idle = append(first.idle, c)
 	ok = true
-	p.startJanitor()
+	p.janitor.wake = make(chan struct{}, 1)
+	p.parking.idleSince = p.now()
+	p.mu.Lock()
+	p.startJanitorLocked()
+	p.mu.Unlock()
+	p.bud.ready(p)
 	return p, nil
 }
 
@@ -236,6 +257,7 @@ func (p *pool) acquire(ctx context.Context, s *slots) (*conn, error) {
 // acquireLocked is acquire past its checks, with p.mu held; it unlocks.
 func (p *pool) acquireLocked(ctx context.Context, s *slots) (*conn, error) {
 	s.count.acquires++
+	p.noteUse()
 	if c := s.takeIdleLocked(); c != nil {
 		probe := s.role == RoleReader && s.count.acquires&(movedProbeEvery-1) == 0
 		p.mu.Unlock()
@@ -250,8 +272,9 @@ func (p *pool) acquireLocked(ctx context.Context, s *slots) (*conn, error) {
 	if s.open < s.max {
 		s.open++
 		s.inUse++
+		p.unparkLocked()
 		p.mu.Unlock()
-		return p.openInSlot(ctx, s)
+		return p.openInSlot(ctx, s, true)
 	}
 	w := s.waiters.push()
 	s.count.waits++
@@ -377,7 +400,7 @@ func (p *pool) take(ctx context.Context, s *slots, g grant) (*conn, error) {
 	case g.err != nil:
 		return nil, g.err
 	case g.c == nil:
-		return p.openInSlot(ctx, s)
+		return p.openInSlot(ctx, s, true)
 	}
 	setInterrupt(g.c, ctx)
 	return g.c, nil
@@ -385,16 +408,19 @@ func (p *pool) take(ctx context.Context, s *slots, g grant) (*conn, error) {
 
 // openInSlot opens a connection in a slot already counted in s.open and
 // s.inUse; on failure, or a panic from the engine, it frees the slot for
-// the next waiter.
-func (p *pool) openInSlot(ctx context.Context, s *slots) (c *conn, err error) {
+// the next waiter. forLease says a caller waits for the connection: it
+// waits for room under the process-wide cap (the pool's own work does
+// not), and it is told if the file moved while the pool was parked.
+func (p *pool) openInSlot(ctx context.Context, s *slots, forLease bool) (c *conn, err error) {
+	kept := false
 	defer func() {
-		if c == nil {
+		if c == nil && !kept {
 			p.mu.Lock()
 			p.dropSlotLocked(s)
 			p.mu.Unlock()
 		}
 	}()
-	c, err = openConn(ctx, &p.t, s.role, &p.cfg, &p.forced)
+	c, err = p.dial(ctx, s.role, forLease)
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +435,34 @@ func (p *pool) openInSlot(ctx context.Context, s *slots) (c *conn, err error) {
 	s.count.created++
 	c.gen = p.gen
 	p.mu.Unlock()
+	if forLease && p.movedWhileParked() {
+		// The connection is good, to the file now at the name: the next
+		// lease takes it.
+		kept = true
+		p.putBack(s, c)
+		return nil, movedError(p.t.name)
+	}
 	setInterrupt(c, ctx)
+	return c, nil
+}
+
+// dial opens a connection of role for the pool, counted under the
+// process-wide cap; with wait it waits for room (see budget.take).
+func (p *pool) dial(ctx context.Context, role Role, wait bool) (*conn, error) {
+	if err := p.bud.take(ctx, p, wait); err != nil {
+		if err == errNoRoom {
+			return nil, err
+		}
+		return nil, fmt.Errorf("sqlitepool: waiting for room under SetMaxConnections(%d) to open the %s of %q: %w", p.bud.max, role, p.t.name, err)
+	}
+	c, err := openConn(ctx, &p.t, role, &p.cfg, &p.forced)
+	if err != nil {
+		p.bud.put(p)
+		return nil, err
+	}
+	if p.bud.max > 0 {
+		c.owner = p
+	}
 	return c, nil
 }
 
@@ -475,6 +528,8 @@ func (p *pool) release(c *conn) {
 	p.mu.Unlock()
 	if w != nil {
 		w.ch <- grant{c: c}
+	} else {
+		p.pokeIfWaited()
 	}
 	if c.role == RoleWriter {
 		p.walAfterRelease()

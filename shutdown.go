@@ -18,6 +18,7 @@ import (
 func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 	p.mu.Lock()
 	p.closed = true
+	p.parking.parked = false // a closed pool is closed, not parked
 	p.closeGateLocked()
 	for _, s := range []*slots{&p.writer, &p.readers} {
 		for w := s.waiters.pop(); w != nil; w = s.waiters.pop() {
@@ -28,6 +29,20 @@ func (p *pool) close(ctx context.Context) (done <-chan struct{}, err error) {
 	// The janitor may hold a connection (a checkpoint, an optimize): it
 	// gives it back before it stops.
 	p.stopJanitor()
+	// A park under way holds the gate and counts what it closes as in
+	// use: it is no lease, and ends on its own, which close waits for
+	// whatever ctx says; so does the janitor's goroutine that runs it.
+	// No park starts once the pool is closed.
+	p.parkers.Wait()
+	p.mu.Lock()
+	var parking chan struct{}
+	if x := p.gate.cur; x != nil && x.park {
+		parking = x.parked
+	}
+	p.mu.Unlock()
+	if parking != nil {
+		<-parking
+	}
 
 	p.mu.Lock()
 	drained := make(chan struct{})

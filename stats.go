@@ -36,6 +36,12 @@ type Stats struct {
 	// another goroutine waits for a long Tx. Each is logged when a logger
 	// is set.
 	SQLTxWaits uint64
+	// Parked reports that the pool is parked: its connections and its
+	// background goroutine are closed until the next lease (see
+	// [WithParkAfter] and [SetMaxConnections]).
+	Parked bool
+	// Parks counts the times the pool parked.
+	Parks uint64
 	// LeakedLeases counts the leases of [Handle.Reader] and [Handle.Writer]
 	// that the garbage collector found unreachable without Release; the pool
 	// closed their connections (see [Lease]). Any is a bug in the program:
@@ -81,7 +87,9 @@ type WALStats struct {
 // Replacements counts connections the pool closed before it closed
 // itself, by reason; a new connection opens in their place on demand.
 type Replacements struct {
-	// Idle counts readers closed after the idle timeout.
+	// Idle counts readers closed after the idle timeout, and idle
+	// connections closed to make room under [SetMaxConnections]
+	// (connections closed by a park count only in Closed).
 	Idle uint64
 	// Lifetime counts connections closed at the end of their lifetime.
 	Lifetime uint64
@@ -180,5 +188,7 @@ func (p *pool) stats() Stats {
 	st.SameContextWaits = p.selfWaits.Load()
 	st.SQLTxWaits = p.sqlTxWaits.Load()
 	st.LeakedLeases = p.leaked
+	st.Parked = p.parking.parked
+	st.Parks = p.parking.parks
 	return st
 }

@@ -40,8 +40,36 @@ import (
 //
 // SQLITEPOOL_STRESS=10m runs it for ten minutes.
 func TestStressInvariants(t *testing.T) {
+	runStress(t, 0)
+}
+
+// TestStressInvariantsUnderACap runs the stress test with a process-wide
+// cap of stressCap connections, fewer than the pools would open, and
+// stressTenants more databases, each kept open by a handle of its own for
+// the whole run, that the cold workers visit in turn: pools park and
+// reopen all the time, connections close to make room, and leases wait
+// for it. The same invariants hold, every tenant database keeps exactly
+// its acknowledged rows, and the connections counted under the cap never
+// exceed it.
+func TestStressInvariantsUnderACap(t *testing.T) {
+	runStress(t, stressCap)
+}
+
+// stressCap is the cap of TestStressInvariantsUnderACap: the largest
+// Exclusive needs 4 (3 readers and the writer), and the in-memory
+// database's anchor holds one for the whole run.
+const stressCap = 6
+
+// stressTenants is how many tenant databases the capped run adds.
+const stressTenants = 8
+
+func runStress(t *testing.T, maxConns int) {
 	base := openFDs(t)
-	s := newStress(t)
+	var b *budget
+	if maxConns > 0 {
+		b = useBudget(t, maxConns)
+	}
+	s := newStress(t, maxConns > 0)
 	d := stressDuration(t)
 	deadline := time.Now().Add(d)
 	var wg sync.WaitGroup
@@ -71,6 +99,19 @@ func TestStressInvariants(t *testing.T) {
 
 	s.checkMemory()
 	s.checkEntries()
+	if b != nil {
+		parks := uint64(0)
+		for i, db := range s.tenants {
+			h := s.tenantHandles[i]
+			parks += h.Stats().Parks
+			s.checkRows(db, h)
+			require.NoError(t, h.Close())
+		}
+		assert.Greater(t, parks, uint64(stressTenants), "the tenant pools did not park")
+		assert.LessOrEqual(t, b.peak, maxConns, "connections open at once")
+		assert.Zero(t, openUnder(b), "connections left counted under the cap")
+		t.Logf("under a cap of %d: %d connections at most, %d parks of the tenant pools", maxConns, b.peak, parks)
+	}
 	assert.Empty(t, registryKeys(), "registry entries left")
 	assert.Equal(t, base, openFDs(t), "file descriptors")
 	for _, db := range s.dbs[:stressFiles] {
@@ -145,6 +186,10 @@ type stress struct {
 	// memdb VFS deletes it with its last connection, and its rows are
 	// checked at the end.
 	anchor *Handle
+	// tenants are the capped run's extra databases, each with a handle
+	// kept for the whole run, so that its pool parks rather than closes.
+	tenants       []*stressDB
+	tenantHandles []*Handle
 
 	nextID            atomic.Int64
 	ops, errs         [numKinds]atomic.Int64
@@ -154,7 +199,7 @@ type stress struct {
 	snapshotMismatchs atomic.Int64
 }
 
-func newStress(t *testing.T) *stress {
+func newStress(t *testing.T, tenants bool) *stress {
 	dir := t.TempDir()
 	s := &stress{t: t}
 	s.root, s.abort = context.WithCancel(context.Background())
@@ -178,6 +223,17 @@ func newStress(t *testing.T) *stress {
 	s.anchor, err = Open(mem.name, mem.init, mem.opts...)
 	require.NoError(t, err)
 	mem.noteEntry(s.anchor)
+	for i := range stressTenants {
+		if !tenants {
+			break
+		}
+		db := &stressDB{name: filepath.Join(dir, fmt.Sprintf("tenant%d.db", i)), opts: []Option{WithReaders(1)},
+			acked: make(map[int64]bool), entries: make(map[*entry]bool)}
+		h, err := Open(db.name, db.init, db.opts...)
+		require.NoError(t, err)
+		s.tenants = append(s.tenants, db)
+		s.tenantHandles = append(s.tenantHandles, h)
+	}
 	s.dog = startWatchdog(stressStall, func(msg string) { t.Error(msg) }, s.abort)
 	return s
 }
@@ -208,9 +264,15 @@ func (db *stressDB) noteEntry(h *Handle) {
 func (s *stress) worker(g int, deadline time.Time) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(g)))
 	w := &stressWorker{s: s, rng: rng}
-	if g < stressColdWorkers {
+	// In the capped run, more workers visit the cold and tenant databases.
+	if g < stressColdWorkers || g < 2*stressTenants && len(s.tenants) > 0 {
 		w.db = s.dbs[2]
 		for s.live(deadline) {
+			if len(s.tenants) > 0 && rng.IntN(4) > 0 {
+				w.db = s.tenants[rng.IntN(len(s.tenants))]
+			} else {
+				w.db = s.dbs[2]
+			}
 			w.open()
 			for range 1 + rng.IntN(3) {
 				if w.h != nil {

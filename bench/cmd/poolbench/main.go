@@ -32,7 +32,7 @@ import (
 // defaultContenders are the contenders, in table order;
 // allContenders adds experiments run only when named.
 var (
-	defaultContenders = []string{"sqlitepool", "bare", "database/sql", "split", "zombiezen", "wazero", "open-per-op"}
+	defaultContenders = []string{"sqlitepool", "bare", "database/sql", "OpenDB", "split", "zombiezen", "wazero", "open-per-op"}
 	allContenders     = append(slices.Clone(defaultContenders), "sqlitepool-ckpt")
 )
 
@@ -229,6 +229,7 @@ var inProcess = map[string]func() harness.Contender{
 	"sqlitepool-ckpt": contenders.PoolCheckpointer,
 	"bare":            contenders.Bare,
 	"database/sql":    contenders.DatabaseSQL,
+	"OpenDB":          contenders.PoolDB,
 	"split":           contenders.Split,
 	"zombiezen":       contenders.Zombiezen,
 	"open-per-op":     contenders.OpenPerOp,

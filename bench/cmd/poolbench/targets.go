@@ -9,7 +9,7 @@ import (
 	"github.com/sqlitepool/sqlitepool/bench/harness"
 )
 
-// target is one of issue 5's targets, checked against a run.
+// target is one of the issues' targets (5, 14), checked against a run.
 type target struct {
 	Name   string
 	Met    bool
@@ -71,6 +71,47 @@ func checkTargets(cfg *config, rs *results) []target {
 			Detail: fmt.Sprintf("%s vs %s ops/s = %s", ops(p.Summary.OpsMedian), ops(d.Summary.OpsMedian), ratio(p.Summary.OpsMedian, d.Summary.OpsMedian)),
 		})
 	}
+	return append(ts, openDBTargets(rs)...)
+}
+
+// openDBTargets checks issue 14's targets for database/sql on the pool
+// (the OpenDB contender): point reads at 8 goroutines against database/sql
+// on ncruces' driver, in throughput and allocations, and single-row write
+// transactions against the split pattern.
+func openDBTargets(rs *results) []target {
+	var ts []target
+	ran := func(c *cell) bool { return c != nil && len(c.Rounds) > 0 }
+	p, d := rs.find("OpenDB", harness.PointRead, 8), rs.find("database/sql", harness.PointRead, 8)
+	if ran(p) && ran(d) {
+		ts = append(ts,
+			target{
+				Name:   "OpenDB point reads at 8 goroutines ≥ 1.5× database/sql",
+				Met:    p.Summary.OpsMedian >= 1.5*d.Summary.OpsMedian,
+				Detail: fmt.Sprintf("%s vs %s ops/s = %s", ops(p.Summary.OpsMedian), ops(d.Summary.OpsMedian), ratio(p.Summary.OpsMedian, d.Summary.OpsMedian)),
+			},
+			target{
+				Name:   "OpenDB point reads at 8 goroutines: ≥ 1.5× fewer allocations than database/sql",
+				Met:    1.5*p.Summary.AllocsPerOp <= d.Summary.AllocsPerOp,
+				Detail: fmt.Sprintf("%.1f vs %.1f allocs/op = %s fewer", p.Summary.AllocsPerOp, d.Summary.AllocsPerOp, ratio(d.Summary.AllocsPerOp, p.Summary.AllocsPerOp)),
+			})
+	}
+	for _, n := range []int{8, 64} {
+		p, s := rs.find("OpenDB", harness.Insert, n), rs.find("split", harness.Insert, n)
+		if !ran(p) || !ran(s) {
+			continue
+		}
+		ts = append(ts,
+			target{
+				Name:   fmt.Sprintf("OpenDB insert at %d goroutines: 0 BUSY", n),
+				Met:    p.Summary.Errors[harness.ErrBusy] == 0 && len(p.RunErrors) == 0,
+				Detail: fmt.Sprintf("OpenDB errors: %s (split: %s)", errorsText(p.Summary.Errors), errorsText(s.Summary.Errors)),
+			},
+			target{
+				Name:   fmt.Sprintf("OpenDB insert at %d goroutines: ≥ 1.2× split throughput", n),
+				Met:    p.Summary.OpsMedian >= 1.2*s.Summary.OpsMedian,
+				Detail: fmt.Sprintf("%s vs %s ops/s = %s", ops(p.Summary.OpsMedian), ops(s.Summary.OpsMedian), ratio(p.Summary.OpsMedian, s.Summary.OpsMedian)),
+			})
+	}
 	return ts
 }
 
@@ -104,7 +145,7 @@ func writeTargets(w io.Writer, ts []target) {
 	if len(ts) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "### Issue 5's targets\n\n| target | result | figures |\n|---|---|---|\n")
+	fmt.Fprintf(w, "### Targets (issues 5 and 14)\n\n| target | result | figures |\n|---|---|---|\n")
 	for _, t := range ts {
 		res := "missed"
 		if t.Met {

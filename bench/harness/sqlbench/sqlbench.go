@@ -29,6 +29,24 @@ func New(label, driver string, split bool) harness.Contender {
 	}}
 }
 
+// NewDB returns a contender on the *sql.DB that open returns for each
+// cell, for reads and writes, with the same statements and workers as
+// New. The *sql.DB is used as open leaves it (its connection limits are
+// open's to set); the session closes it.
+func NewDB(label string, open func(ctx context.Context, spec harness.Spec) (*sql.DB, error)) harness.Contender {
+	return harness.Local{Label: label, Open: func(ctx context.Context, spec harness.Spec) (_ harness.Session, err error) {
+		db, err := open(ctx, spec)
+		if err != nil {
+			return nil, err
+		}
+		s := &session{reads: db, writes: db}
+		if err := s.prepare(ctx); err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+		return s, nil
+	}}
+}
+
 // DSN is the data source name for path: WAL, synchronous=NORMAL (as every
 // contender), the busy timeout first, and immediate write transactions.
 // readOnly opens with mode=ro instead, for the split pattern's readers.
@@ -76,16 +94,22 @@ func open(ctx context.Context, driver string, split bool, spec harness.Spec) (_ 
 		limit(s.writes, spec.Conns+1)
 		s.reads = s.writes
 	}
-	if s.point, err = s.reads.PrepareContext(ctx, harness.SQLPointRead); err != nil {
-		return nil, err
-	}
-	if s.join, err = s.reads.PrepareContext(ctx, harness.SQLJoinAgg); err != nil {
-		return nil, err
-	}
-	if s.insert, err = s.writes.PrepareContext(ctx, harness.SQLInsert); err != nil {
+	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// prepare prepares the session's statements, once per cell.
+func (s *session) prepare(ctx context.Context) (err error) {
+	if s.point, err = s.reads.PrepareContext(ctx, harness.SQLPointRead); err != nil {
+		return err
+	}
+	if s.join, err = s.reads.PrepareContext(ctx, harness.SQLJoinAgg); err != nil {
+		return err
+	}
+	s.insert, err = s.writes.PrepareContext(ctx, harness.SQLInsert)
+	return err
 }
 
 func limit(db *sql.DB, n int) {
@@ -139,7 +163,7 @@ func (w worker) JoinAgg(postID int64) (n int, err error) {
 
 func (w worker) Insert(rows []harness.Like) (err error) {
 	ctx := context.Background()
-	tx, err := w.s.writes.BeginTx(ctx, nil) // BEGIN IMMEDIATE: _txlock
+	tx, err := w.s.writes.BeginTx(ctx, nil) // BEGIN IMMEDIATE: _txlock, or the pool's writer
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,2 @@
+DROP TRIGGER ledger_apply;
+DROP TABLE ledger;
