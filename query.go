@@ -271,19 +271,27 @@ func (h *Handle) Query(ctx context.Context, sql string, args ...any) iter.Seq2[*
 // only one used before is asked (a call into the engine). op names the
 // call in the error of SQL that is not one statement.
 func (c *conn) freshStmt(op, sql string) (*sqlite3.Stmt, error) {
+	stmt, _, err := c.freshEntry(op, sql)
+	return stmt, err
+}
+
+// freshEntry is freshStmt, with the cache's entry of the statement (nil
+// for one prepared apart because the cached one is busy).
+func (c *conn) freshEntry(op, sql string) (*sqlite3.Stmt, *cachedStmt, error) {
 	e, again, err := c.prep(sql)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stmt, err := e.single(c.db, op)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if again && stmt.Busy() {
 		if stmt, _, err = c.raw.Prepare(sql); err != nil {
-			return nil, c.wrap(err)
+			return nil, nil, c.wrap(err)
 		}
 		c.cache.adopt(stmt)
+		return stmt, nil, nil
 	}
-	return stmt, nil
+	return stmt, e, nil
 }

@@ -274,7 +274,7 @@ func (c *sqlConn) QueryContext(ctx context.Context, query string, args []driver.
 		return nil, err
 	}
 	use(l, ctx)
-	stmt, err := l.freshStmt("Query", query)
+	stmt, entry, err := l.freshEntry("Query", query)
 	if err != nil {
 		return nil, l.sqlError("Query", query, err)
 	}
@@ -283,14 +283,14 @@ func (c *sqlConn) QueryContext(ctx context.Context, query string, args []driver.
 			return nil, err
 		}
 		use(l, ctx)
-		if stmt, err = l.freshStmt("Query", query); err != nil {
+		if stmt, entry, err = l.freshEntry("Query", query); err != nil {
 			return nil, l.sqlError("Query", query, err)
 		}
 	}
 	if err := bindNamed(stmt, args); err != nil {
 		return nil, inCall(err, "Query", l.db)
 	}
-	return c.newRows(ctx, l, stmt, query), nil
+	return c.newRows(ctx, l, stmt, entry, query), nil
 }
 
 // BeginTx begins a write transaction (BEGIN IMMEDIATE on the writer) for

@@ -18,6 +18,7 @@ type sqlRows struct {
 	c     *sqlConn
 	l     *Conn
 	stmt  *sqlite3.Stmt
+	entry *cachedStmt // stmt's in the connection's cache; nil if prepared apart
 	ctx   context.Context
 	query string
 
@@ -46,7 +47,7 @@ var (
 // reused while none of its Rows is open: database/sql touches no Rows
 // once it closed them (each of its methods checks that first), and a
 // query per call is the common case.
-func (c *sqlConn) newRows(ctx context.Context, l *Conn, stmt *sqlite3.Stmt, query string) *sqlRows {
+func (c *sqlConn) newRows(ctx context.Context, l *Conn, stmt *sqlite3.Stmt, entry *cachedStmt, query string) *sqlRows {
 	var r *sqlRows
 	if c.rRows+c.wRows == 0 {
 		r = &c.rows
@@ -59,7 +60,7 @@ func (c *sqlConn) newRows(ctx context.Context, l *Conn, stmt *sqlite3.Stmt, quer
 	} else {
 		c.rRows++
 	}
-	r.c, r.l, r.stmt, r.ctx, r.query = c, l, stmt, ctx, query
+	r.c, r.l, r.stmt, r.entry, r.ctx, r.query = c, l, stmt, entry, ctx, query
 	r.finish = l.role == RoleWriter && !stmt.ReadOnly() && l.raw.GetAutocommit()
 	return r
 }
@@ -67,9 +68,10 @@ func (c *sqlConn) newRows(ctx context.Context, l *Conn, stmt *sqlite3.Stmt, quer
 // Columns returns the columns' names.
 func (r *sqlRows) Columns() []string {
 	if r.names == nil {
-		r.names = make([]string, r.stmt.ColumnCount())
-		for i := range r.names {
-			r.names[i] = r.stmt.ColumnName(i)
+		if r.entry != nil {
+			r.names = r.entry.columnNames()
+		} else {
+			r.names = columnNames(r.stmt)
 		}
 	}
 	return r.names

@@ -2,6 +2,7 @@ package sqlitepool
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
@@ -30,6 +31,33 @@ type cachedStmt struct {
 	params     bool          // the statement has parameters, so bindings to clear
 	prev, next *cachedStmt
 	inUse      bool // listed in stmtCache.used
+
+	// names are the columns' names (see columnNames), as of the
+	// statement's namesAt-th preparation.
+	names   []string
+	namesAt int
+}
+
+// columnNames returns the names of the columns of e's statement in a slice
+// of the caller's own. The names themselves are kept with the statement,
+// whose cache outlives the queries that run it, until SQLite prepares it
+// again (after a schema change, which may rename or add columns).
+func (e *cachedStmt) columnNames() []string {
+	at := e.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false)
+	if e.names == nil || e.namesAt != at || len(e.names) != e.stmt.ColumnCount() {
+		e.names = columnNames(e.stmt)
+		e.namesAt = at
+	}
+	return slices.Clone(e.names)
+}
+
+// columnNames returns the names of stmt's columns.
+func columnNames(stmt *sqlite3.Stmt) []string {
+	names := make([]string, stmt.ColumnCount())
+	for i := range names {
+		names[i] = stmt.ColumnName(i)
+	}
+	return names
 }
 
 // prepared is Conn.Prep.

@@ -1,0 +1,52 @@
+package sqlitepool
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// columnsOf runs query on db and returns its columns' names.
+func columnsOf(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), query)
+	require.NoError(t, err)
+	defer rows.Close()
+	cols, err := rows.Columns()
+	require.NoError(t, err)
+	for rows.Next() {
+	}
+	require.NoError(t, rows.Err())
+	return cols
+}
+
+// TestSQLColumnNamesFollowTheSchema: the names kept with a cached
+// statement are made again when SQLite prepares it again after a schema
+// change, and a caller that changes the slice it got changes nobody
+// else's. SQLite prepares a statement again at its first step after the
+// change, and database/sql asks for the names before that step: the first
+// query after a change still reports the old names, with or without the
+// names kept (the statement's own metadata is stale until then).
+func TestSQLColumnNamesFollowTheSchema(t *testing.T) {
+	ctx := context.Background()
+	db := openDBT(t, tempDB(t), func(ctx context.Context, c *Conn) error {
+		return c.Exec("CREATE TABLE t(a INTEGER, b TEXT); INSERT INTO t VALUES (1, 'x')")
+	}, WithReaders(1))
+	const query = "SELECT * FROM t"
+	first := columnsOf(t, db, query)
+	assert.Equal(t, []string{"a", "b"}, first)
+	first[0] = "changed by the caller"
+	assert.Equal(t, []string{"a", "b"}, columnsOf(t, db, query), "a caller's change reached the next query")
+
+	_, err := db.ExecContext(ctx, "ALTER TABLE t RENAME COLUMN b TO renamed")
+	require.NoError(t, err)
+	columnsOf(t, db, query) // prepares it again
+	assert.Equal(t, []string{"a", "renamed"}, columnsOf(t, db, query))
+	_, err = db.ExecContext(ctx, "ALTER TABLE t ADD COLUMN added")
+	require.NoError(t, err)
+	columnsOf(t, db, query)
+	assert.Equal(t, []string{"a", "renamed", "added"}, columnsOf(t, db, query))
+}
