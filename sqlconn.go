@@ -290,7 +290,12 @@ func (c *sqlConn) QueryContext(ctx context.Context, query string, args []driver.
 	if err := bindNamed(stmt, args); err != nil {
 		return nil, inCall(err, "Query", l.db)
 	}
-	return c.newRows(ctx, l, stmt, entry, query), nil
+	r := c.newRows(ctx, l, stmt, entry, query)
+	if err := r.first(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 // BeginTx begins a write transaction (BEGIN IMMEDIATE on the writer) for

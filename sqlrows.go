@@ -26,8 +26,11 @@ type sqlRows struct {
 	// writer: past its first row it runs uninterrupted (see Conn.Query).
 	finish  bool
 	stepped bool
-	ends    txnEnds
-	closed  bool
+	// held says the row the statement is on was stepped to by first and
+	// not returned yet; eof that first found no row.
+	held, eof bool
+	ends      txnEnds
+	closed    bool
 
 	names    []string
 	kinds    []declKind // from the declared types, made on first use
@@ -65,6 +68,26 @@ func (c *sqlConn) newRows(ctx context.Context, l *Conn, stmt *sqlite3.Stmt, entr
 	return r
 }
 
+// first steps to the first row before the Rows are handed out: database/sql
+// asks for the columns before its first Next, and SQLite prepares a
+// statement again after a schema change only when it steps, so until then
+// its columns are the old ones (an added column would be missing). Its
+// error (the statement's, or a refused commit) is the query's.
+func (r *sqlRows) first() error {
+	r.ends = r.l.ends
+	more := r.stmt.Step()
+	r.stepped = true
+	if more {
+		r.held = true
+		return nil
+	}
+	r.eof = true
+	if err := r.l.committedAnyway(r.stmt.Err(), r.ends); err != nil {
+		return r.l.sqlError("Query", r.query, r.l.wrap(err))
+	}
+	return nil
+}
+
 // Columns returns the columns' names.
 func (r *sqlRows) Columns() []string {
 	if r.names == nil {
@@ -87,9 +110,14 @@ func (r *sqlRows) Next(dest []driver.Value) error {
 	if err := r.l.live(); err != nil {
 		return err
 	}
+	if r.eof {
+		return io.EOF
+	}
 	use(r.l, r.ctx)
 	more := false
-	if r.finish && r.stepped {
+	if r.held {
+		r.held, more = false, true
+	} else if r.finish && r.stepped {
 		r.l.uninterrupted(func() { more = r.stmt.Step() })
 	} else {
 		r.ends = r.l.ends
@@ -206,7 +234,9 @@ func (r *sqlRows) ColumnTypeNullable(i int) (nullable, ok bool) {
 func (r *sqlRows) ColumnTypeScanType(i int) reflect.Type {
 	r.meta()
 	k := kindOfDecl(r.types[i])
-	if r.stmt.Busy() {
+	// On a row Next returned (not the one first stepped to: before Next,
+	// the declared types answer, as in ncruces' driver).
+	if r.stmt.Busy() && !r.held {
 		switch v := sqlValue(r.stmt, i, r.stmt.ColumnType(i), k).(type) {
 		case nil:
 		case int64:
