@@ -171,7 +171,7 @@ func (n *notifier) publish(batches []map[string]*TableChange) {
 //
 // The hooks are registered only while someone subscribes (armed): each is a
 // call out of the engine, and the update hook copies the table name of
-// every row changed, which measured about 15% of a single-row insert. The
+// every row changed, a cost a single-row insert feels. The
 // writer is armed or disarmed when it goes back to the pool (syncLocked),
 // when it is opened, and by Subscribe if it is idle; a lease under way when
 // Subscribe is called may therefore go unreported.
