@@ -18,34 +18,10 @@ import (
 func BenchmarkSQLPointRead(b *testing.B) {
 	const schema = `CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, name TEXT);
 		INSERT INTO users(name) SELECT 'user ' || value FROM generate_series(1, 1000)`
-	pdb := openDBT(b, tempDB(b), func(ctx context.Context, c *Conn) error { return c.Exec(schema) })
-	ndb := ncrucesDB(b)
-	if _, err := ndb.Exec(schema); err != nil {
-		b.Fatal(err)
-	}
-	for _, c := range []struct {
-		name string
-		db   *sql.DB
-	}{{"pool", pdb}, {"ncruces", ndb}} {
-		for _, g := range []int{1, 8} {
-			b.Run(fmt.Sprintf("%s/goroutines=%d", c.name, g), func(b *testing.B) {
-				b.ReportAllocs()
-				b.SetParallelism(max(1, g/runtime.GOMAXPROCS(0)))
-				b.RunParallel(func(pb *testing.PB) {
-					ctx := context.Background()
-					var name string
-					i := 0
-					for pb.Next() {
-						i++
-						if err := c.db.QueryRowContext(ctx, "SELECT name FROM users WHERE id = ?", i%1000+1).Scan(&name); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			})
-		}
-	}
+	sqlSideBySide(b, schema, func(ctx context.Context, db *sql.DB, _, i int) error {
+		var name string
+		return db.QueryRowContext(ctx, "SELECT name FROM users WHERE id = ?", i%1000+1).Scan(&name)
+	})
 }
 
 // BenchmarkSQLWriteTx runs single-row write transactions through
@@ -56,6 +32,24 @@ func BenchmarkSQLPointRead(b *testing.B) {
 // benchmark: neither may get BUSY.
 func BenchmarkSQLWriteTx(b *testing.B) {
 	const schema = `CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, g INTEGER, body TEXT)`
+	sqlSideBySide(b, schema, func(ctx context.Context, db *sql.DB, g, _ int) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO events(g, body) VALUES (?, ?)", g, "event"); err != nil {
+			tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
+}
+
+// sqlSideBySide runs op (given the goroutines' count and the operation's
+// number in its goroutine) on a *sql.DB of OpenDB and on one of ncruces'
+// driver, each on a file of its own made by schema, at 1 and 8
+// goroutines; an error fails the benchmark.
+func sqlSideBySide(b *testing.B, schema string, op func(ctx context.Context, db *sql.DB, g, i int) error) {
 	pdb := openDBT(b, tempDB(b), func(ctx context.Context, c *Conn) error { return c.Exec(schema) })
 	ndb := ncrucesDB(b)
 	if _, err := ndb.Exec(schema); err != nil {
@@ -71,17 +65,8 @@ func BenchmarkSQLWriteTx(b *testing.B) {
 				b.SetParallelism(max(1, g/runtime.GOMAXPROCS(0)))
 				b.RunParallel(func(pb *testing.PB) {
 					ctx := context.Background()
-					for pb.Next() {
-						tx, err := c.db.BeginTx(ctx, nil)
-						if err == nil {
-							_, err = tx.ExecContext(ctx, "INSERT INTO events(g, body) VALUES (?, ?)", g, "event")
-							if err == nil {
-								err = tx.Commit()
-							} else {
-								tx.Rollback()
-							}
-						}
-						if err != nil {
+					for i := 1; pb.Next(); i++ {
+						if err := op(ctx, c.db, g, i); err != nil {
 							b.Error(err)
 							return
 						}
