@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,4 +52,26 @@ func TestSQLColumnNamesFollowTheSchema(t *testing.T) {
 	var renamed string
 	require.NoError(t, db.QueryRowContext(ctx, query).Scan(&a, &renamed, &added))
 	assert.Equal(t, "x", renamed)
+}
+
+// TestSQLDeclaredTypesFollowTheSchema: what the declared types say of the
+// values (a DATETIME's text is a time.Time, a BOOLEAN's 0 or 1 a bool) is
+// kept with a cached statement too, and made again when SQLite prepares
+// it again after the table was made anew with other types.
+func TestSQLDeclaredTypesFollowTheSchema(t *testing.T) {
+	ctx := context.Background()
+	db := openDBT(t, tempDB(t), func(ctx context.Context, c *Conn) error {
+		return c.Exec("CREATE TABLE t(at DATETIME, flag BOOLEAN); INSERT INTO t VALUES ('2026-12-03 10:00:00', 1)")
+	}, WithReaders(1))
+	const query = "SELECT at, flag FROM t"
+	var at, flag any
+	require.NoError(t, db.QueryRowContext(ctx, query).Scan(&at, &flag))
+	assert.Equal(t, time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC), at)
+	assert.Equal(t, true, flag)
+
+	_, err := db.ExecContext(ctx, "DROP TABLE t; CREATE TABLE t(at TEXT, flag INTEGER); INSERT INTO t VALUES ('2026-12-03 10:00:00', 1)")
+	require.NoError(t, err)
+	require.NoError(t, db.QueryRowContext(ctx, query).Scan(&at, &flag))
+	assert.Equal(t, "2026-12-03 10:00:00", at)
+	assert.Equal(t, int64(1), flag)
 }

@@ -33,7 +33,7 @@ type sqlRows struct {
 	closed    bool
 
 	names    []string
-	kinds    []declKind // from the declared types, made on first use
+	kinds    []declKind // from the declared types, on first use; the cache's if entry
 	kindsBuf [8]declKind
 	types    []string   // from the tables' metadata, made on first use
 	null     []nullness // what the schema says of NULL in each column
@@ -131,13 +131,10 @@ func (r *sqlRows) Next(dest []driver.Value) error {
 		return io.EOF
 	}
 	if r.kinds == nil {
-		if n := r.stmt.ColumnCount(); n <= len(r.kindsBuf) {
-			r.kinds = r.kindsBuf[:n]
+		if r.entry != nil {
+			r.kinds = r.entry.declKinds()
 		} else {
-			r.kinds = make([]declKind, n)
-		}
-		for i := range r.kinds {
-			r.kinds[i] = kindOfDecl(strings.ToUpper(r.stmt.ColumnDeclType(i)))
+			r.kinds = declKinds(r.stmt, r.kindsBuf[:0])
 		}
 	}
 	for i := range dest {

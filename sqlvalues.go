@@ -35,6 +35,15 @@ const (
 	declTime
 )
 
+// declKinds appends to kinds what the declared types of stmt's columns
+// say.
+func declKinds(stmt *sqlite3.Stmt, kinds []declKind) []declKind {
+	for i := range stmt.ColumnCount() {
+		kinds = append(kinds, kindOfDecl(strings.ToUpper(stmt.ColumnDeclType(i))))
+	}
+	return kinds
+}
+
 // kindOfDecl reads a declared type, in upper case.
 func kindOfDecl(decl string) declKind {
 	switch decl {

@@ -32,23 +32,39 @@ type cachedStmt struct {
 	prev, next *cachedStmt
 	inUse      bool // listed in stmtCache.used
 
-	// names are the columns' names (see columnNames), as of the
-	// statement's namesAt-th preparation.
+	// names and kinds are the columns' names and what their declared
+	// types say (see columnNames and declKinds), as of the statement's
+	// namesAt-th preparation.
 	names   []string
+	kinds   []declKind
 	namesAt int
 }
 
-// columnNames returns the names of the columns of e's statement in a slice
-// of the caller's own. The names themselves are kept with the statement,
-// whose cache outlives the queries that run it, until SQLite prepares it
-// again (after a schema change, which may rename or add columns).
-func (e *cachedStmt) columnNames() []string {
+// describe makes e's names and kinds again if SQLite prepared the
+// statement again since they were made (after a schema change, which may
+// rename, add or retype columns). They are kept with the statement, whose
+// cache outlives the queries that run it.
+func (e *cachedStmt) describe() {
 	at := e.stmt.Status(sqlite3.STMTSTATUS_REPREPARE, false)
 	if e.names == nil || e.namesAt != at || len(e.names) != e.stmt.ColumnCount() {
 		e.names = columnNames(e.stmt)
+		e.kinds = declKinds(e.stmt, nil)
 		e.namesAt = at
 	}
+}
+
+// columnNames returns the names of the columns of e's statement in a slice
+// of the caller's own.
+func (e *cachedStmt) columnNames() []string {
+	e.describe()
 	return slices.Clone(e.names)
+}
+
+// declKinds returns what the declared types of e's statement's columns
+// say, in a slice the caller only reads.
+func (e *cachedStmt) declKinds() []declKind {
+	e.describe()
+	return e.kinds
 }
 
 // columnNames returns the names of stmt's columns.
