@@ -33,7 +33,7 @@ import (
 // allContenders adds experiments run only when named.
 var (
 	defaultContenders = []string{"sqlitepool", "bare", "database/sql", "OpenDB", "split", "zombiezen", "wazero", "open-per-op"}
-	allContenders     = append(slices.Clone(defaultContenders), "sqlitepool-ckpt")
+	allContenders     = append(slices.Clone(defaultContenders), "sqlitepool-ckpt", "database/sql-text", "OpenDB-text")
 )
 
 type config struct {
@@ -64,7 +64,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.Int64Var(&cfg.users, "users", 50000, "dataset size in users; posts, comments and likes follow the seeds' proportions")
 	conc := fs.String("conc", "1,8,64,256", "goroutines per cell, comma-separated")
 	workloads := fs.String("workloads", joinNames(harness.Workloads), "workloads, comma-separated")
-	names := fs.String("contenders", strings.Join(defaultContenders, ","), "contenders, comma-separated; sqlitepool-ckpt (an experiment: the writer's checkpoints moved to another connection) runs only when named")
+	names := fs.String("contenders", strings.Join(defaultContenders, ","), "contenders, comma-separated; sqlitepool-ckpt (an experiment: the writer's checkpoints moved to another connection) runs only when named, as do database/sql-text and OpenDB-text (the SQL text on every call instead of prepared statements, as sqlc generates by default)")
 	fs.IntVar(&cfg.conns, "conns", runtime.GOMAXPROCS(0), "read connections of every pool (sqlitepool's readers; database/sql and zombiezen get one more, for the writer)")
 	fs.DurationVar(&cfg.busyTimeout, "busy-timeout", 5*time.Second, "busy timeout of every connection")
 	fs.StringVar(&cfg.dataDir, "data", filepath.Join(os.TempDir(), "poolbench"), "directory for the cached dataset and the run's copy")
@@ -225,14 +225,16 @@ func run(ctx context.Context, cfg *config, out io.Writer) error {
 
 // inProcess makes the contenders that run in this process, by name.
 var inProcess = map[string]func() harness.Contender{
-	"sqlitepool":      contenders.Pool,
-	"sqlitepool-ckpt": contenders.PoolCheckpointer,
-	"bare":            contenders.Bare,
-	"database/sql":    contenders.DatabaseSQL,
-	"OpenDB":          contenders.PoolDB,
-	"split":           contenders.Split,
-	"zombiezen":       contenders.Zombiezen,
-	"open-per-op":     contenders.OpenPerOp,
+	"sqlitepool":        contenders.Pool,
+	"sqlitepool-ckpt":   contenders.PoolCheckpointer,
+	"bare":              contenders.Bare,
+	"database/sql":      contenders.DatabaseSQL,
+	"database/sql-text": contenders.DatabaseSQLText,
+	"OpenDB":            contenders.PoolDB,
+	"OpenDB-text":       contenders.PoolDBText,
+	"split":             contenders.Split,
+	"zombiezen":         contenders.Zombiezen,
+	"open-per-op":       contenders.OpenPerOp,
 }
 
 // openContenders makes the contenders asked for; the wazero one is a child

@@ -23,23 +23,34 @@ import (
 // takes the lock at BEGIN instead of failing halfway. The idle limit is
 // raised to the open limit (database/sql keeps only 2 idle connections by
 // default, and would otherwise close and reopen connections all the time).
+//
+// Its statements are prepared once per cell (*sql.Stmt).
 func New(label, driver string, split bool) harness.Contender {
 	return harness.Local{Label: label, Open: func(ctx context.Context, spec harness.Spec) (harness.Session, error) {
-		return open(ctx, driver, split, spec)
+		return open(ctx, driver, split, false, spec)
+	}}
+}
+
+// NewText is New without prepared statements: every call passes its SQL
+// text, as sqlc's generated code does by default, and sqlx, GORM and bun
+// do.
+func NewText(label, driver string) harness.Contender {
+	return harness.Local{Label: label, Open: func(ctx context.Context, spec harness.Spec) (harness.Session, error) {
+		return open(ctx, driver, false, true, spec)
 	}}
 }
 
 // NewDB returns a contender on the *sql.DB that open returns for each
 // cell, for reads and writes, with the same statements and workers as
-// New. The *sql.DB is used as open leaves it (its connection limits are
-// open's to set); the session closes it.
-func NewDB(label string, open func(ctx context.Context, spec harness.Spec) (*sql.DB, error)) harness.Contender {
+// New (with text, as NewText's). The *sql.DB is used as open leaves it
+// (its connection limits are open's to set); the session closes it.
+func NewDB(label string, text bool, open func(ctx context.Context, spec harness.Spec) (*sql.DB, error)) harness.Contender {
 	return harness.Local{Label: label, Open: func(ctx context.Context, spec harness.Spec) (_ harness.Session, err error) {
 		db, err := open(ctx, spec)
 		if err != nil {
 			return nil, err
 		}
-		s := &session{reads: db, writes: db}
+		s := &session{reads: db, writes: db, text: text}
 		if err := s.prepare(ctx); err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
@@ -66,12 +77,13 @@ func DSN(path string, spec harness.Spec, readOnly bool) string {
 
 type session struct {
 	reads, writes *sql.DB // the same *sql.DB unless split
+	text          bool    // the SQL text on every call: no statement prepared
 	point, join   *sql.Stmt
 	insert        *sql.Stmt // prepared on writes
 }
 
-func open(ctx context.Context, driver string, split bool, spec harness.Spec) (_ harness.Session, err error) {
-	s := &session{}
+func open(ctx context.Context, driver string, split, text bool, spec harness.Spec) (_ harness.Session, err error) {
+	s := &session{text: text}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, s.Close())
@@ -100,8 +112,12 @@ func open(ctx context.Context, driver string, split bool, spec harness.Spec) (_ 
 	return s, nil
 }
 
-// prepare prepares the session's statements, once per cell.
+// prepare prepares the session's statements, once per cell, unless it
+// passes the text on every call.
 func (s *session) prepare(ctx context.Context) (err error) {
+	if s.text {
+		return nil
+	}
 	if s.point, err = s.reads.PrepareContext(ctx, harness.SQLPointRead); err != nil {
 		return err
 	}
@@ -140,12 +156,25 @@ func (s *session) Close() error {
 type worker struct{ s *session }
 
 func (w worker) PointRead(id int64) (u harness.User, err error) {
-	err = w.s.point.QueryRowContext(context.Background(), id).Scan(&u.ID, &u.Name, &u.Email, &u.CreatedAt)
+	ctx := context.Background()
+	var row *sql.Row
+	if w.s.text {
+		row = w.s.reads.QueryRowContext(ctx, harness.SQLPointRead, id)
+	} else {
+		row = w.s.point.QueryRowContext(ctx, id)
+	}
+	err = row.Scan(&u.ID, &u.Name, &u.Email, &u.CreatedAt)
 	return u, err
 }
 
 func (w worker) JoinAgg(postID int64) (n int, err error) {
-	rows, err := w.s.join.QueryContext(context.Background(), postID)
+	ctx := context.Background()
+	var rows *sql.Rows
+	if w.s.text {
+		rows, err = w.s.reads.QueryContext(ctx, harness.SQLJoinAgg, postID)
+	} else {
+		rows, err = w.s.join.QueryContext(ctx, postID)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -172,9 +201,17 @@ func (w worker) Insert(rows []harness.Like) (err error) {
 			err = errors.Join(err, tx.Rollback())
 		}
 	}()
-	st := tx.StmtContext(ctx, w.s.insert)
+	exec := func(r harness.Like) (sql.Result, error) {
+		return tx.ExecContext(ctx, harness.SQLInsert, r.PostID, r.UserID, r.CreatedAt)
+	}
+	if !w.s.text {
+		st := tx.StmtContext(ctx, w.s.insert)
+		exec = func(r harness.Like) (sql.Result, error) {
+			return st.ExecContext(ctx, r.PostID, r.UserID, r.CreatedAt)
+		}
+	}
 	for _, r := range rows {
-		if _, err := st.ExecContext(ctx, r.PostID, r.UserID, r.CreatedAt); err != nil {
+		if _, err := exec(r); err != nil {
 			return err
 		}
 	}

@@ -16,7 +16,7 @@ import (
 // local lists the in-process contenders (wazero needs its child process:
 // poolbench covers it).
 func local() []harness.Contender {
-	return []harness.Contender{Pool(), PoolCheckpointer(), Bare(), DatabaseSQL(), PoolDB(), Split(), Zombiezen(), OpenPerOp()}
+	return []harness.Contender{Pool(), PoolCheckpointer(), Bare(), DatabaseSQL(), DatabaseSQLText(), PoolDB(), PoolDBText(), Split(), Zombiezen(), OpenPerOp()}
 }
 
 func testDB(tb testing.TB, users int64) (string, dataset.Size) {
