@@ -72,15 +72,15 @@ func benchDB(b *testing.B) string {
 
 const pointRead = "SELECT name FROM users WHERE id = ?"
 
-// rawPointRead opens a raw engine connection on path with pointRead
-// prepared, both closed when b ends.
-func rawPointRead(b *testing.B, path string) (*sqlite3.Conn, *sqlite3.Stmt) {
+// rawPrepared opens a raw engine connection on path with query prepared,
+// both closed when the benchmark ends.
+func rawPrepared(b *testing.B, path, query string) (*sqlite3.Conn, *sqlite3.Stmt) {
 	raw, err := sqlite3.Open(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { raw.Close() })
-	stmt, _, err := raw.PrepareFlags(pointRead, sqlite3.PREPARE_PERSISTENT)
+	stmt, _, err := raw.PrepareFlags(query, sqlite3.PREPARE_PERSISTENT)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func BenchmarkPointRead(b *testing.B) {
 	ctx := context.Background()
 
 	b.Run("raw-conn", func(b *testing.B) {
-		_, stmt := rawPointRead(b, path)
+		_, stmt := rawPrepared(b, path, pointRead)
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
@@ -136,7 +136,7 @@ func BenchmarkPointRead(b *testing.B) {
 	// floor for pool-Read-Prep (Read holds its snapshot with one statement
 	// stepped to its row instead, which is cheaper; see snapshot.go).
 	b.Run("raw-conn-tx", func(b *testing.B) {
-		raw, stmt := rawPointRead(b, path)
+		raw, stmt := rawPrepared(b, path, pointRead)
 		begin, _, _ := raw.PrepareFlags("BEGIN", sqlite3.PREPARE_PERSISTENT)
 		defer begin.Close()
 		commit, _, _ := raw.PrepareFlags("COMMIT", sqlite3.PREPARE_PERSISTENT)
@@ -271,7 +271,7 @@ func BenchmarkPointReadPaired(b *testing.B) {
 	path := benchDB(b)
 	ctx := context.Background()
 	h := openT(b, path, nil)
-	raw, stmt := rawPointRead(b, path)
+	raw, stmt := rawPrepared(b, path, pointRead)
 	begin, _, err := raw.PrepareFlags("BEGIN", sqlite3.PREPARE_PERSISTENT)
 	if err != nil {
 		b.Fatal(err)

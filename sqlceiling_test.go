@@ -47,7 +47,7 @@ func BenchmarkSQLPointReadCeiling(b *testing.B) {
 	const maxGoroutines = 8
 	stmts := make([]*sqlite3.Stmt, maxGoroutines)
 	for g := range stmts {
-		_, stmts[g] = ceilingRaw(b, path)
+		_, stmts[g] = rawPrepared(b, path, ceilingRead)
 	}
 	ndb, err := sqlite3driver.Open("file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)&_pragma=synchronous(normal)&_txlock=immediate")
 	if err != nil {
@@ -141,22 +141,6 @@ func BenchmarkSQLPointReadCeiling(b *testing.B) {
 			b.ReportMetric(float64(total[4])/float64(total[5]), "text:ncruces/pool")
 		})
 	}
-}
-
-// ceilingRaw opens a raw engine connection on path with ceilingRead
-// prepared, both closed when the benchmark ends.
-func ceilingRaw(b *testing.B, path string) (*sqlite3.Conn, *sqlite3.Stmt) {
-	raw, err := sqlite3.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { raw.Close() })
-	stmt, _, err := raw.PrepareFlags(ceilingRead, sqlite3.PREPARE_PERSISTENT)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { stmt.Close() })
-	return raw, stmt
 }
 
 // fixedRowConnector is a database/sql driver that does no work of its own:
