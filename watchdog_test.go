@@ -26,8 +26,12 @@ type watchdog struct {
 // report with the goroutine dump, then abort (which should cancel what the
 // workers wait on), once.
 func startWatchdog(stall time.Duration, report func(msg string), abort func()) *watchdog {
+	tk := time.NewTicker(stall / 20)
 	w := &watchdog{stop: make(chan struct{}), done: make(chan struct{})}
-	go w.run(stall, report, abort)
+	go func() {
+		defer tk.Stop()
+		w.run(stall, tk.C, report, abort)
+	}()
 	return w
 }
 
@@ -41,17 +45,16 @@ func (w *watchdog) stopWatch() {
 	<-w.done
 }
 
-func (w *watchdog) run(stall time.Duration, report func(string), abort func()) {
+// run checks the progress at each time clock gives, from the first.
+func (w *watchdog) run(stall time.Duration, clock <-chan time.Time, report func(string), abort func()) {
 	defer close(w.done)
-	tk := time.NewTicker(stall / 20)
-	defer tk.Stop()
-	last, since := w.progress.Load(), time.Now()
+	last, since := w.progress.Load(), time.Time{}
 	for {
 		select {
 		case <-w.stop:
 			return
-		case now := <-tk.C:
-			if n := w.progress.Load(); n != last {
+		case now := <-clock:
+			if n := w.progress.Load(); n != last || since.IsZero() {
 				last, since = n, now
 				continue
 			}
@@ -94,12 +97,30 @@ func TestWatchdogFiresOnStallOnly(t *testing.T) {
 		assert.Contains(t, msg, "TestWatchdogFiresOnStallOnly", "the dump shows this test's goroutine")
 	})
 	t.Run("progressing", func(t *testing.T) {
-		w := startWatchdog(100*time.Millisecond, func(m string) { t.Error("fired:", m) }, func() {})
-		for range 50 {
+		// A clock of the test's own: a loaded machine's late sleeps must
+		// not look like a stall.
+		clock := make(chan time.Time)
+		const stall = 100 * time.Millisecond
+		fired := make(chan string, 1)
+		w := &watchdog{stop: make(chan struct{}), done: make(chan struct{})}
+		go w.run(stall, clock, func(m string) { fired <- m }, func() {})
+		now := time.Now()
+		for range 50 { // 500 ms of operations, one every 10 ms
 			w.tick()
-			time.Sleep(10 * time.Millisecond)
+			now = now.Add(10 * time.Millisecond)
+			clock <- now
 		}
-		w.stopWatch()
-		assert.False(t, w.fired.Load())
+		assert.False(t, w.fired.Load(), "fired while operations completed")
+		for range 10 { // then 100 ms without one
+			now = now.Add(10 * time.Millisecond)
+			clock <- now
+		}
+		select {
+		case <-fired:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the watchdog did not fire once operations stopped")
+		}
+		<-w.done
+		assert.True(t, w.fired.Load())
 	})
 }
